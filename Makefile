@@ -1,0 +1,45 @@
+# fastapi_sentient — run `make help` for the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint fmt bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[all]' --group dev --group bench
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the package with every extra and the dev tools
+
+run: $(STAMP) ## serve the example app on 127.0.0.1:8000 (SQLite, single node, no keys needed)
+	mkdir -p var
+	SENTIENT_DATABASE_URL=$${SENTIENT_DATABASE_URL-sqlite+aiosqlite:///./var/example.db} \
+	$(BIN)/uvicorn example_app.main:app --host 127.0.0.1 --port 8000 --timeout-graceful-shutdown 30
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy --strict on the package
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP) ## format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: $(STAMP) lint ## lint, then the whole suite (real PostgreSQL, Redis, uvicorn, Prometheus)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP) ## the suite without the slow multi-process tests
+	$(BIN)/python -m pytest -q -m "not integration"
+
+bench: $(STAMP) ## side-by-side benchmarks against bare FastAPI and the peers
+	$(BIN)/python -m bench
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

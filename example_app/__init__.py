@@ -1,0 +1,1 @@
+"""An agent-style service written the way a user of fastapi_sentient writes one."""

@@ -1,0 +1,147 @@
+"""``/live``, ``/ready``, ``/health`` and ``/drain`` as bare ASGI endpoints.
+
+They are served by the tracking middleware before the app's own middleware
+stack, so authentication, rate limiting or a broken route can never make a
+probe lie, and they never await I/O: every answer comes from cached results.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import Receive, Scope, Send
+
+from fastapi_sentient.health.result import HealthStatus
+from fastapi_sentient.lifecycle import LifecycleState
+
+if TYPE_CHECKING:
+    from fastapi_sentient.sentient import Sentient
+
+_JSON = (b"content-type", b"application/json")
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [_JSON, _NO_STORE, (b"content-length", str(len(body)).encode())]
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _prebuilt(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+_LIVE_OK = _prebuilt({"status": "alive"})
+_LIVE_ERROR = _prebuilt({"status": "error"})
+_READY_OK = _prebuilt({"status": "ready"})
+
+
+class LiveEndpoint:
+    """200 while the process and its loop run and the lifecycle is not in ``error``."""
+
+    def __init__(self, sentient: Sentient) -> None:
+        self.lifecycle = sentient.lifecycle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.lifecycle.alive:
+            await _respond(send, 200, _LIVE_OK)
+        else:
+            await _respond(send, 503, _LIVE_ERROR)
+
+
+class ReadyEndpoint:
+    """200 only when started, not draining and every critical check passes."""
+
+    def __init__(self, sentient: Sentient) -> None:
+        self.lifecycle = sentient.lifecycle
+        self.health = sentient.health
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lifecycle = self.lifecycle
+        if lifecycle.draining_flag:
+            reason = "draining"
+        elif lifecycle.state != LifecycleState.RUNNING:
+            reason = lifecycle.state.value
+        elif not self.health.critical_ok():
+            reason = "critical check failing"
+        else:
+            await _respond(send, 200, _READY_OK)
+            return
+        await _respond(send, 503, _prebuilt({"status": "not ready", "reason": reason}))
+
+
+class HealthEndpoint:
+    """The aggregate report; per-check details only for authorized callers."""
+
+    def __init__(self, sentient: Sentient) -> None:
+        self.sentient = sentient
+        settings = sentient.settings
+        self.mode = settings.health_details
+        token = settings.health_token.get_secret_value() if settings.health_token else None
+        self.expected = f"Bearer {token}".encode() if token else None
+
+    def authorized(self, scope: Scope) -> bool:
+        """Whether this caller may see per-check details."""
+        if self.mode == "always":
+            return True
+        if self.expected is None:
+            return False
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                return hmac.compare_digest(value, self.expected)
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sentient = self.sentient
+        health = sentient.health
+        lifecycle = sentient.lifecycle
+        status = health.status() if lifecycle.alive else HealthStatus.UNHEALTHY
+        counts = health.counts()
+        settings = sentient.settings
+        body: dict[str, Any] = {
+            "status": status.value,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "checks": len(health.checks),
+            "healthy": counts["healthy"],
+            "degraded": counts["degraded"],
+            "unhealthy": counts["unhealthy"],
+            "unknown": counts["unknown"],
+            "uptime": round(time.monotonic() - lifecycle.started_at, 3),
+            "version": settings.version,
+            "instanceId": sentient.node_id,
+        }
+        if self.authorized(scope):
+            body["environment"] = settings.environment
+            body["region"] = settings.region
+            body["lifecycle"] = lifecycle.state.value
+            body["inFlight"] = sentient.inflight.count
+            body["details"] = {name: state.describe() for name, state in health.checks.items()}
+        code = 200 if status in (HealthStatus.HEALTHY, HealthStatus.DEGRADED) else 503
+        await _respond(send, code, json.dumps(body, default=str).encode())
+
+
+class DrainEndpoint:
+    """Opt-in ``GET /drain`` for a Kubernetes ``preStop: httpGet``: drain, then answer."""
+
+    def __init__(self, sentient: Sentient) -> None:
+        self.sentient = sentient
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "POST"):
+            await _respond(send, 405, b'{"error":"method not allowed"}', [(b"allow", b"GET, POST")])
+            return
+        waited = await self.sentient.signal_drain.drain_now()
+        body = {
+            "status": "draining",
+            "waited": round(waited, 3),
+            "inFlight": self.sentient.inflight.count - 1,
+        }
+        await _respond(send, 200, _prebuilt(body))

@@ -1,0 +1,126 @@
+"""``include_plugin(app)``: the one public way in.
+
+FastAPI has no plugin hook, so installing means three careful edits of the app:
+
+* the middleware stack is wrapped so our tracking middleware sits *outside*
+  Starlette's ``ServerErrorMiddleware`` (the way OpenTelemetry's instrumentor
+  does it): our probes answer even when the app's own middleware misbehaves,
+  and errors the app turns into 500s are counted as 500s;
+* the router's lifespan is wrapped, ours outermost, the user's lifespan (or
+  ``on_startup`` handlers) still running inside it with its state preserved;
+* the handle is stored on ``app.state.sentient`` and in lifespan state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from fastapi_sentient.exceptions import ConfigurationError
+from fastapi_sentient.health.endpoints import (
+    DrainEndpoint,
+    HealthEndpoint,
+    LiveEndpoint,
+    ReadyEndpoint,
+)
+from fastapi_sentient.lifecycle import LifecycleState
+from fastapi_sentient.metrics.exposition import MetricsEndpoint
+from fastapi_sentient.middleware import RequestTrackingMiddleware
+from fastapi_sentient.sentient import Sentient
+from fastapi_sentient.settings import SentientSettings, load_settings
+
+
+def include_plugin(app: FastAPI, settings: SentientSettings | None = None) -> Sentient:
+    """Install metrics, probes, draining, pools, clustering and the LLM layer on ``app``.
+
+    Args:
+        app: the FastAPI (or Starlette) application, before it has started.
+        settings: explicit settings; by default they are read from ``SENTIENT_*``
+            variables, and invalid ones stop the process with one line naming the
+            variable.
+
+    Returns:
+        The :class:`Sentient` handle (also at ``app.state.sentient``).
+
+    Raises:
+        ConfigurationError: the plugin is already installed on this app, or the
+            app has already started.
+    """
+    if getattr(app.state, "sentient", None) is not None:
+        msg = "include_plugin(app) was already called on this app; call it once"
+        raise ConfigurationError(msg)
+    if getattr(app, "middleware_stack", None) is not None:
+        msg = "include_plugin(app) must be called before the app starts serving"
+        raise ConfigurationError(msg)
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigurationError as exc:
+            line = f"fastapi_sentient: {exc}"
+            raise SystemExit(line) from None
+
+    sentient = Sentient(app, settings)
+    app.state.sentient = sentient
+    _wrap_lifespan(app, sentient)
+    _wrap_middleware_stack(app, sentient)
+    return sentient
+
+
+def _endpoints(sentient: Sentient) -> dict[str, ASGIApp]:
+    s = sentient.settings
+    endpoints: dict[str, ASGIApp] = {
+        s.live_path: LiveEndpoint(sentient),
+        s.ready_path: ReadyEndpoint(sentient),
+        s.health_path: HealthEndpoint(sentient),
+    }
+    if s.metrics_enabled:
+        endpoints[s.metrics_path] = MetricsEndpoint(sentient.metrics)
+    if s.drain_endpoint:
+        endpoints[s.drain_path] = DrainEndpoint(sentient)
+    return endpoints
+
+
+def _startup_error(sentient: Sentient) -> Callable[[], str | None]:
+    lifecycle = sentient.lifecycle
+
+    def reason() -> str | None:
+        if lifecycle.state == LifecycleState.ERROR and lifecycle.error:
+            return f"fastapi_sentient: {lifecycle.error}"
+        return None
+
+    return reason
+
+
+def _wrap_middleware_stack(app: FastAPI, sentient: Sentient) -> None:
+    build_inner = app.build_middleware_stack
+    settings = sentient.settings
+
+    def build_middleware_stack() -> ASGIApp:
+        inner = build_inner()
+        return RequestTrackingMiddleware(
+            inner,
+            inflight=sentient.inflight,
+            drain=sentient.lifecycle,
+            endpoints=_endpoints(sentient),
+            excluded=settings.endpoint_paths() | frozenset(settings.metrics_exclude_paths),
+            http_metrics=sentient.http_metrics,
+            mounts=sentient.mounts,
+            startup_error=_startup_error(sentient),
+        )
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
+
+
+def _wrap_lifespan(app: FastAPI, sentient: Sentient) -> None:
+    user_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(lifespan_app: Any) -> AsyncIterator[Mapping[str, Any]]:
+        async with sentient.lifespan(lifespan_app, user_lifespan) as state:
+            yield state
+
+    app.router.lifespan_context = lifespan

@@ -1,0 +1,92 @@
+"""The route label: the full path template of the route that served a request.
+
+This is a versioned seam.  Every library that re-matched ``app.routes`` broke on
+FastAPI 0.137, and on current FastAPI ``scope["route"].path`` is the router-local
+path without the ``include_router`` prefixes.  We read, after the app ran, what
+the router itself wrote into the scope:
+
+1. FastAPI ≥ 0.137: ``scope["fastapi"]["effective_route_context"].path_format``
+   (the full template including every prefix);
+2. otherwise ``scope["route"].path_format`` (Starlette sets ``scope["route"]``);
+3. mounts add their prefix through ``root_path``; a parametrised mount's prefix is
+   turned back into its template by matching the known mounts, never used raw.
+
+Nothing matched (404, trailing-slash redirect, CORS pre-flight) → ``None``, which
+the middleware labels ``__unmatched__``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Scope
+
+UNMATCHED = "__unmatched__"
+
+STANDARD_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+
+def method_label(method: str) -> str:
+    """Standard methods as they are; anything else becomes ``other`` (bounded)."""
+    return method if method in STANDARD_METHODS else "other"
+
+
+def _local_template(scope: Scope) -> str | None:
+    route = scope.get("route")
+    if route is None:
+        return None
+    if isinstance(route, Mount):
+        return ""  # a plain ASGI app behind a mount: the mount prefix is the template
+    fastapi_scope = scope.get("fastapi")
+    if fastapi_scope is not None:
+        context = fastapi_scope.get("effective_route_context")
+        if context is not None and getattr(context, "original_route", None) is route:
+            template = getattr(context, "path_format", None)
+            if isinstance(template, str):
+                return template
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) else None
+
+
+class MountTemplates:
+    """Turns a matched mount prefix (``/tenants/42``) back into its template."""
+
+    def __init__(self, app: ASGIApp | None) -> None:
+        self._mounts: list[tuple[Any, str]] = []
+        if app is not None:
+            self._collect(getattr(app, "routes", None) or [], "")
+
+    def _collect(self, routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, Mount):
+                template = prefix + route.path_format
+                if route.param_convertors:
+                    from starlette.routing import compile_path
+
+                    regex, _, _ = compile_path(template + "/{__rest:path}")
+                    self._mounts.append((regex, template))
+                self._collect(list(getattr(route, "routes", None) or []), template)
+
+    def template(self, prefix: str) -> str:
+        """The template of a mount prefix; static prefixes are already templates."""
+        if not self._mounts:
+            return prefix
+        probe = prefix + "/_"
+        for regex, template in self._mounts:
+            if regex.match(probe):
+                return str(template)
+        return prefix
+
+
+def route_template(scope: Scope, entry_root_path: str, mounts: MountTemplates) -> str | None:
+    """The full template of the route that served ``scope``, or None when nothing matched."""
+    local = _local_template(scope)
+    if local is None:
+        return None
+    root_path = scope.get("root_path", "")
+    if root_path == entry_root_path or not root_path.startswith(entry_root_path):
+        return local or "/"
+    return mounts.template(root_path[len(entry_root_path) :]) + local

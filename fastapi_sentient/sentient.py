@@ -1,0 +1,262 @@
+"""The runtime handle: one per app, holding every subsystem and the lifespan.
+
+``Sentient`` is what :func:`~fastapi_sentient.include_plugin` returns and what
+routes reach through :data:`SentientDep`.  Its lifespan wraps the user's:
+our resources start first (so they are usable inside the user's startup) and
+close last, after in-flight requests have drained::
+
+    components start (pools → cluster → LLM) → user lifespan enters → startup tasks
+    → first health run → signals chained → RUNNING
+    ... serving ...
+    draining → in-flight drained → shutdown tasks → user lifespan exits
+    → health loops stop → components stop in reverse → STOPPED
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import warnings
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from fastapi_sentient.component import Component
+from fastapi_sentient.exceptions import SentientError, StartupError
+from fastapi_sentient.health.registry import CheckState, HealthRegistry
+from fastapi_sentient.health.system import CpuCheck, DiskCheck, LoopLagMonitor, MemoryCheck
+from fastapi_sentient.inflight import InFlight
+from fastapi_sentient.lifecycle import Lifecycle, LifecycleState
+from fastapi_sentient.metrics.http import HttpMetrics
+from fastapi_sentient.metrics.registry import Metrics
+from fastapi_sentient.redact import Redactor
+from fastapi_sentient.route_label import MountTemplates
+from fastapi_sentient.settings import SentientSettings
+from fastapi_sentient.signals import SignalDrain, find_server
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+    from fastapi_sentient.cluster import Coordinator
+    from fastapi_sentient.llm import LLMRegistry
+    from fastapi_sentient.pools import PoolRegistry
+
+logger = logging.getLogger("fastapi_sentient")
+
+UserLifespan = Callable[[Any], AbstractAsyncContextManager[Mapping[str, Any] | None]]
+
+_LIFECYCLE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+class Sentient:
+    """Everything the plugin installed on one app."""
+
+    def __init__(self, app: ASGIApp, settings: SentientSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self.redact = Redactor()
+        self.redact.add(settings.health_token.get_secret_value() if settings.health_token else None)
+        self.metrics = Metrics(process_collectors=settings.process_metrics)
+        self.inflight = InFlight()
+        task_seconds = self.metrics.histogram(
+            "lifecycle_task_duration_seconds",
+            "Duration of startup and shutdown tasks.",
+            ("phase", "task", "result"),
+            buckets=_LIFECYCLE_BUCKETS,
+        )
+        self.lifecycle = Lifecycle(
+            startup_timeout=settings.startup_timeout,
+            shutdown_timeout=settings.shutdown_timeout,
+            observe=lambda phase, task, result, seconds: task_seconds.labels(
+                phase, task, result
+            ).observe(seconds),
+        )
+        status_gauge = self.metrics.gauge(
+            "health_check_status",
+            "Latest reported status of each health check: 1 healthy, 0.5 degraded, 0 unhealthy.",
+            ("checker", "type"),
+            multiprocess_mode="liveall",
+        )
+
+        def publish(state: CheckState) -> None:
+            status_gauge.labels(state.name, state.type).set(state.status.gauge_value)
+
+        self.node_id = (
+            settings.node_id or f"{socket.gethostname()}:{settings.port or 0}:{os.getpid()}"
+        )
+        self.health = HealthRegistry(
+            default_timeout=settings.health_timeout,
+            default_interval=settings.health_interval,
+            fail_after=settings.health_fail_after,
+            recover_after=settings.health_recover_after,
+            metadata={
+                "version": settings.version,
+                "environment": settings.environment,
+                "instanceId": self.node_id,
+                "region": settings.region,
+            },
+            redactor=self.redact,
+            on_status=publish,
+        )
+        self.http_metrics = (
+            HttpMetrics(self.metrics, self.inflight, settings.metrics_buckets)
+            if settings.metrics_enabled
+            else None
+        )
+        self.signal_drain = SignalDrain(
+            self.lifecycle, delay=settings.shutdown_delay, drain_timeout=settings.drain_timeout
+        )
+        self.loop_lag = LoopLagMonitor(settings.loop_lag_warning, settings.loop_lag_critical)
+        self._mounts: MountTemplates | None = None
+        self.components: list[Component] = []
+        if settings.system_checks:
+            self._register_system_checks()
+
+        from fastapi_sentient.cluster import build_coordinator
+        from fastapi_sentient.llm import build_llm
+        from fastapi_sentient.pools import build_pools
+
+        self.pools: PoolRegistry = build_pools(self)
+        self.cluster: Coordinator = build_coordinator(self)
+        self.llm: LLMRegistry = build_llm(self)
+        self.components.extend([self.pools, self.cluster, self.llm])
+
+    def _resolve_node_id(self) -> None:
+        """Fill the port into the default node id once the serving uvicorn is known."""
+        if self.settings.node_id is not None or self.settings.port is not None:
+            return
+        server = find_server(signal.getsignal(signal.SIGTERM))
+        port = getattr(getattr(server, "config", None), "port", None)
+        if port:
+            self.node_id = f"{socket.gethostname()}:{port}:{os.getpid()}"
+            self.health.metadata["instanceId"] = self.node_id
+
+    def _register_system_checks(self) -> None:
+        s = self.settings
+        self.health.add(
+            "cpu", CpuCheck(s.cpu_warning, s.cpu_critical), type="system", critical=False
+        )
+        self.health.add(
+            "memory",
+            MemoryCheck(s.memory_warning, s.memory_critical),
+            type="system",
+            critical=False,
+        )
+        self.health.add(
+            "disk",
+            DiskCheck(s.disk_path, s.disk_warning, s.disk_critical),
+            type="system",
+            critical=False,
+            interval=max(s.health_interval, 30.0),
+        )
+        self.health.add("event_loop", self.loop_lag, type="system", critical=False)
+
+    def mounts(self) -> MountTemplates:
+        """Templates of the app's parametrised mounts, built once routes are final."""
+        if self._mounts is None:
+            self._mounts = MountTemplates(self.app)
+        return self._mounts
+
+    # --- lifespan ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def lifespan(
+        self, app: Any, user_lifespan: UserLifespan
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Our part of the app's lifespan, wrapped around the user's."""
+        lifecycle = self.lifecycle
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(self._final_stop)
+            self._mounts = None
+            self._resolve_node_id()
+            lifecycle.spawn(self.loop_lag.run(), "event-loop-lag")
+            try:
+                for component in self.components:
+                    await component.start()
+                    stack.push_async_callback(self._stop_component, component)
+            except SentientError as exc:
+                lifecycle.fail(str(exc))
+                raise
+            except Exception as exc:
+                msg = self.redact(f"{type(exc).__name__}: {exc}")
+                lifecycle.fail(msg)
+                raise StartupError(msg) from exc
+            stack.push_async_callback(self.health.stop)
+            user_state = await stack.enter_async_context(user_lifespan(app))
+            await lifecycle.run_startup()
+            await self.health.start(lambda coro, name: lifecycle.spawn(coro, name))
+            if self.settings.handle_signals and self.signal_drain.install():
+                stack.callback(self.signal_drain.uninstall)
+                self._check_shutdown_budget()
+            if lifecycle.state == LifecycleState.STARTING:
+                lifecycle.state = LifecycleState.RUNNING
+            logger.info("%s ready (node %s)", self.settings.service_name, self.node_id)
+            state = dict(user_state or {})
+            state.setdefault("sentient", self)
+            yield state
+            await self._drain()
+
+    async def _drain(self) -> None:
+        self.lifecycle.begin_drain()
+        left = await self.inflight.wait_idle(self.settings.drain_timeout)
+        if left:
+            logger.warning("drain timeout: %d request(s) still in flight", left)
+        await self.lifecycle.run_shutdown()
+
+    async def _stop_component(self, component: Component) -> None:
+        try:
+            await component.stop()
+        except Exception:
+            logger.exception("stopping %s failed", component.name)
+
+    async def _final_stop(self) -> None:
+        await self.lifecycle.stop_background()
+        if self.lifecycle.state != LifecycleState.ERROR:
+            self.lifecycle.state = LifecycleState.STOPPED
+
+    def _check_shutdown_budget(self) -> None:
+        s = self.settings
+        server = self.signal_drain.server
+        if server is not None:
+            config = server.config
+            if config.timeout_graceful_shutdown is None:
+                # uvicorn would otherwise wait forever and the pod would be SIGKILLed,
+                # losing shutdown tasks; bound it by our drain timeout.
+                config.timeout_graceful_shutdown = s.drain_timeout
+                logger.warning(
+                    "uvicorn has no --timeout-graceful-shutdown; using SENTIENT_DRAIN_TIMEOUT=%gs",
+                    s.drain_timeout,
+                )
+        budget = s.shutdown_delay + s.drain_timeout + self.lifecycle.shutdown_budget
+        if s.termination_grace_period is not None and budget > s.termination_grace_period:
+            msg = (
+                f"shutdown budget {budget:g}s (delay {s.shutdown_delay:g} + drain "
+                f"{s.drain_timeout:g} + tasks {self.lifecycle.shutdown_budget:g}) exceeds "
+                f"SENTIENT_TERMINATION_GRACE_PERIOD={s.termination_grace_period:g}s"
+            )
+            logger.warning(msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=1)
+
+
+def get_sentient(source: HTTPConnection | Any) -> Sentient:
+    """The handle of the app serving ``source`` (a Request, WebSocket or the app itself)."""
+    app = getattr(source, "app", source)
+    state = getattr(app, "state", None)
+    sentient = getattr(state, "sentient", None) if state is not None else None
+    if not isinstance(sentient, Sentient):
+        msg = "fastapi_sentient is not installed on this app; call include_plugin(app) first"
+        raise LookupError(msg)
+    return sentient
+
+
+def _sentient_dependency(connection: HTTPConnection) -> Sentient:
+    return get_sentient(connection)
+
+
+SentientDep = Annotated[Sentient, Depends(_sentient_dependency)]
+"""Route parameter type that receives the app's :class:`Sentient`."""

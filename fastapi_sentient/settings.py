@@ -1,0 +1,331 @@
+"""Settings read from ``SENTIENT_*`` environment variables.
+
+Every field documents itself: ``docs/configuration.md`` is generated from these
+descriptions, so the text here is what operators read.  Invalid values become a
+:class:`~fastapi_sentient.exceptions.ConfigurationError` with one line naming the
+variable, because a crash-looping pod should say what to fix in its last log line.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fastapi_sentient._version import __version__
+from fastapi_sentient.exceptions import ConfigurationError
+
+ENV_PREFIX = "SENTIENT_"
+
+
+def _default_shutdown_delay() -> float:
+    # Inside Kubernetes the endpoint removal races the SIGTERM; a few seconds of
+    # serving while unready lets kube-proxy and ingresses catch up.
+    return 5.0 if os.environ.get("KUBERNETES_SERVICE_HOST") else 0.0
+
+
+class LLMProviderSettings(BaseModel):
+    """One LLM provider entry of ``SENTIENT_LLM_PROVIDERS``."""
+
+    kind: Literal["openai", "anthropic"] = Field(
+        description="Wire protocol: OpenAI-compatible chat completions or Anthropic messages."
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="API root, e.g. https://api.openai.com/v1; defaults to the vendor's.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="API key; falls back to OPENAI_API_KEY / ANTHROPIC_API_KEY by kind.",
+    )
+    models: list[str] = Field(
+        default_factory=list,
+        description="Models this provider serves; other model names are labelled 'other'.",
+    )
+    max_connections: int = Field(default=20, ge=1, description="HTTP pool size.")
+    max_keepalive_connections: int = Field(default=10, ge=0, description="Idle connections kept.")
+    timeout: float = Field(default=60.0, gt=0, description="Read timeout per attempt, seconds.")
+    connect_timeout: float = Field(default=5.0, gt=0, description="Connect timeout, seconds.")
+    pool_timeout: float = Field(
+        default=5.0, gt=0, description="Longest wait for a free connection, seconds."
+    )
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="USD per million (input, output) tokens by model; overrides the built-in table.",
+    )
+    critical: bool = Field(
+        default=False,
+        description="Whether this provider's health check gates readiness (off: a shared "
+        "provider outage must not take every replica out of the load balancer).",
+    )
+
+
+class SentientSettings(BaseSettings):
+    """Configuration of one plugin instance, read from ``SENTIENT_*`` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- identity -------------------------------------------------------------------------
+    service_name: str = Field(
+        default="fastapi-sentient",
+        description="Service name used in metrics, traces and health reports.",
+    )
+    environment: str = Field(default="development", description="Deployment environment.")
+    version: str = Field(default=__version__, description="Service version in health metadata.")
+    region: str | None = Field(default=None, description="Region in health metadata.")
+    node_id: str | None = Field(
+        default=None,
+        description="This process's identity in the cluster; default host:port:pid.",
+    )
+    advertise_host: str | None = Field(
+        default=None,
+        description="Address other nodes use to reach this one; default the host name.",
+    )
+    port: int | None = Field(
+        default=None, ge=0, le=65535, description="Port this process serves on, if known."
+    )
+
+    # --- endpoints ------------------------------------------------------------------------
+    live_path: str = Field(default="/live", description="Liveness probe path.")
+    ready_path: str = Field(default="/ready", description="Readiness probe path.")
+    health_path: str = Field(default="/health", description="Aggregate health report path.")
+    metrics_path: str = Field(default="/metrics", description="Prometheus exposition path.")
+    drain_path: str = Field(default="/drain", description="Path of the optional drain endpoint.")
+    drain_endpoint: bool = Field(
+        default=False,
+        description="Serve GET on drain_path: start draining, answer after the shutdown delay "
+        "(for a Kubernetes preStop httpGet).",
+    )
+
+    # --- health ---------------------------------------------------------------------------
+    health_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that unlocks per-check details on the health path.",
+    )
+    health_details: Literal["never", "authorized", "always"] = Field(
+        default="never",
+        description="Who sees per-check details: never, authorized (needs the token), always.",
+    )
+    health_interval: float = Field(
+        default=10.0, gt=0, description="Default interval between runs of a check, seconds."
+    )
+    health_timeout: float = Field(
+        default=2.0, gt=0, description="Default time limit of one check run, seconds."
+    )
+    health_fail_after: int = Field(
+        default=1, ge=1, description="Consecutive failures before a check reports unhealthy."
+    )
+    health_recover_after: int = Field(
+        default=1, ge=1, description="Consecutive successes before a failed check recovers."
+    )
+    system_checks: bool = Field(
+        default=True, description="Register the CPU, memory, disk and event-loop-lag checks."
+    )
+    cpu_warning: float = Field(default=80.0, gt=0, description="CPU % that degrades health.")
+    cpu_critical: float = Field(default=95.0, gt=0, description="CPU % that fails health.")
+    memory_warning: float = Field(default=85.0, gt=0, description="Memory % that degrades.")
+    memory_critical: float = Field(default=95.0, gt=0, description="Memory % that fails.")
+    disk_warning: float = Field(default=85.0, gt=0, description="Disk use % that degrades.")
+    disk_critical: float = Field(default=95.0, gt=0, description="Disk use % that fails.")
+    disk_path: str = Field(default="/", description="Filesystem the disk check watches.")
+    loop_lag_warning: float = Field(
+        default=0.1, gt=0, description="Event-loop lag in seconds that degrades health."
+    )
+    loop_lag_critical: float = Field(
+        default=1.0, gt=0, description="Event-loop lag in seconds that fails health."
+    )
+
+    # --- shutdown -------------------------------------------------------------------------
+    shutdown_delay: float = Field(
+        default_factory=_default_shutdown_delay,
+        ge=0,
+        description="Seconds between the first SIGTERM (readiness turns 503) and the server's "
+        "own shutdown; 0 outside Kubernetes, 5 when KUBERNETES_SERVICE_HOST is set.",
+    )
+    drain_timeout: float = Field(
+        default=30.0, ge=0, description="Longest wait for in-flight requests, seconds."
+    )
+    shutdown_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Default time limit of one shutdown task, seconds.",
+    )
+    startup_timeout: float = Field(
+        default=30.0, gt=0, description="Default time limit of one startup task, seconds."
+    )
+    termination_grace_period: float | None = Field(
+        default=None,
+        gt=0,
+        description="The pod's terminationGracePeriodSeconds; startup warns when the shutdown "
+        "budgets add up to more.",
+    )
+    handle_signals: bool = Field(
+        default=True,
+        description="Chain SIGTERM/SIGINT under uvicorn to drain before the server stops.",
+    )
+
+    # --- metrics --------------------------------------------------------------------------
+    metrics_enabled: bool = Field(default=True, description="Serve metrics_path and record.")
+    metrics_exclude_paths: list[str] = Field(
+        default_factory=list,
+        description="Extra paths (exact) that are served but not recorded; probe and metrics "
+        "paths are always excluded.",
+    )
+    metrics_buckets: list[float] | None = Field(
+        default=None,
+        description="Buckets of http_request_duration_seconds; default 5 ms … 300 s.",
+    )
+    process_metrics: bool = Field(
+        default=True, description="Export process and platform collectors."
+    )
+
+    # --- pools ----------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL (postgresql+asyncpg://… or sqlite+aiosqlite:///…); "
+        "unset means no database pool.",
+    )
+    db_pool_size: int = Field(default=5, ge=1, description="Connections kept open.")
+    db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    db_pool_timeout: float = Field(
+        default=5.0, gt=0, description="Longest wait for a free connection, seconds."
+    )
+    db_pool_recycle: float = Field(
+        default=1800.0, gt=0, description="Connections older than this are replaced, seconds."
+    )
+    db_pool_pre_ping: bool = Field(default=True, description="Test a connection on checkout.")
+    db_required: bool = Field(
+        default=True,
+        description="Startup fails when the database cannot be reached; off: start unhealthy "
+        "and reconnect in the background.",
+    )
+    db_critical: bool = Field(default=True, description="The database check gates readiness.")
+    db_echo: bool = Field(default=False, description="Log SQL statements.")
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://, rediss://, redis+sentinel:// or redis+cluster:// URL; unset means "
+        "no Redis pool and the embedded single-node coordinator.",
+    )
+    redis_max_connections: int = Field(default=50, ge=1, description="Redis pool size.")
+    redis_socket_timeout: float = Field(
+        default=2.0, gt=0, description="Redis read/write timeout, seconds."
+    )
+    redis_connect_timeout: float = Field(
+        default=2.0, gt=0, description="Redis connect timeout, seconds."
+    )
+    redis_pool_timeout: float = Field(
+        default=5.0, gt=0, description="Longest wait for a free Redis connection, seconds."
+    )
+    redis_retries: int = Field(default=2, ge=0, description="Retries of a failed Redis command.")
+    redis_required: bool = Field(
+        default=True, description="Startup fails when Redis cannot be reached."
+    )
+    redis_critical: bool = Field(default=True, description="The Redis check gates readiness.")
+
+    # --- cluster --------------------------------------------------------------------------
+    cluster_name: str = Field(
+        default="default",
+        description="Cluster group; every Redis key of a group shares one hash tag.",
+    )
+    lease_ttl: float = Field(default=15.0, gt=0, description="Leader lease duration, seconds.")
+    renew_deadline: float = Field(
+        default=10.0, gt=0, description="A leader that cannot renew within this steps down."
+    )
+    retry_period: float = Field(
+        default=2.0, gt=0, description="Interval between acquire/renew attempts, seconds."
+    )
+    cluster_call_timeout: float = Field(
+        default=1.0, gt=0, description="Time limit of one coordination call to Redis, seconds."
+    )
+    node_ttl: float = Field(
+        default=10.0, gt=0, description="A node without a heartbeat for this long is dead."
+    )
+    heartbeat_interval: float = Field(
+        default=2.0, gt=0, description="Interval between heartbeats, seconds."
+    )
+    cluster_roles: list[str] = Field(
+        default_factory=list, description="Roles this node advertises in its member record."
+    )
+    cluster_critical: bool = Field(default=False, description="The cluster check gates readiness.")
+
+    # --- tracing and logs -----------------------------------------------------------------
+    tracing_enabled: bool = Field(default=False, description="OpenTelemetry tracing on.")
+    tracing_sample_ratio: float = Field(
+        default=1.0, ge=0, le=1, description="Parent-based ratio sampler's ratio."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text, or json with trace_id, span_id and request_id."
+    )
+
+    # --- LLM ------------------------------------------------------------------------------
+    llm_providers: dict[str, LLMProviderSettings] = Field(
+        default_factory=dict,
+        description='JSON object: name → {"kind": "openai"|"anthropic", "base_url", "api_key", '
+        '"models", "max_connections"}.',
+    )
+    llm_health_interval: float = Field(
+        default=60.0, ge=1, description="Interval of the provider health probes, seconds."
+    )
+    llm_probe_generate: bool = Field(
+        default=False,
+        description="Probe providers with a billed max_tokens=1 completion instead of GET /models.",
+    )
+
+    @model_validator(mode="after")
+    def _check_timings(self) -> SentientSettings:
+        if not self.lease_ttl > self.renew_deadline:
+            msg = "SENTIENT_LEASE_TTL must be greater than SENTIENT_RENEW_DEADLINE"
+            raise ValueError(msg)
+        if not self.renew_deadline > 1.2 * self.retry_period:
+            msg = "SENTIENT_RENEW_DEADLINE must be greater than 1.2 × SENTIENT_RETRY_PERIOD"
+            raise ValueError(msg)
+        if not self.cluster_call_timeout < self.retry_period:
+            msg = "SENTIENT_CLUSTER_CALL_TIMEOUT must be less than SENTIENT_RETRY_PERIOD"
+            raise ValueError(msg)
+        return self
+
+    def endpoint_paths(self) -> frozenset[str]:
+        """The paths we serve ourselves; they are never recorded or traced."""
+        paths = {self.live_path, self.ready_path, self.health_path, self.metrics_path}
+        if self.drain_endpoint:
+            paths.add(self.drain_path)
+        return frozenset(paths)
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return ENV_PREFIX + field.upper()
+
+
+def _describe(error: Any) -> str:
+    loc = [str(part) for part in error.get("loc", ()) if part != "__root__"]
+    msg = str(error.get("msg", "invalid value"))
+    if not loc:
+        return msg.removeprefix("Value error, ")
+    name = env_name(loc[0])
+    rest = ".".join(loc[1:])
+    where = f"{name} ({rest})" if rest else name
+    secret = "key" in loc[-1] or "token" in loc[0] or "url" in loc[0]
+    value = error.get("input")
+    shown = "" if secret or isinstance(value, dict | list) else f"={value!r}"
+    return f"{where}{shown}: {msg}"
+
+
+def load_settings(**overrides: Any) -> SentientSettings:
+    """Read settings from the environment, turning validation errors into one line.
+
+    Raises:
+        ConfigurationError: naming every invalid variable and the accepted form.
+    """
+    try:
+        return SentientSettings(**overrides)
+    except ValidationError as exc:
+        line = "; ".join(_describe(err) for err in exc.errors())
+        msg = f"invalid configuration: {line}"
+        raise ConfigurationError(msg) from None

@@ -1,0 +1,135 @@
+"""Draining on SIGTERM: readiness goes 503 at once, the server stops later.
+
+uvicorn tells the app nothing before ``lifespan.shutdown``, which arrives only
+after every connection has closed — far too late to leave the load balancer
+gracefully.  So we chain the server's own handler: the first SIGTERM or SIGINT
+flips readiness and sets ``draining`` immediately, traffic keeps being served
+for ``SENTIENT_SHUTDOWN_DELAY`` (long enough for endpoints to be removed), and
+then the server's handler runs and its graceful shutdown begins.  A second
+signal skips the delay.  Where no handler can be chained (not the main thread,
+no server handler installed) we do nothing and say so in the debug log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from fastapi_sentient.lifecycle import Lifecycle
+
+logger = logging.getLogger("fastapi_sentient.signals")
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def find_server(handler: Any) -> Any:
+    """The uvicorn ``Server`` behind a chained handler (its bound ``handle_exit``), if any."""
+    server = getattr(handler, "__self__", None)
+    return server if hasattr(getattr(server, "config", None), "timeout_graceful_shutdown") else None
+
+
+class SignalDrain:
+    """Chains SIGTERM/SIGINT to drain first; also backs the optional ``/drain`` endpoint."""
+
+    def __init__(self, lifecycle: Lifecycle, *, delay: float, drain_timeout: float) -> None:
+        self.lifecycle = lifecycle
+        self.delay = delay
+        self.drain_timeout = drain_timeout
+        self.drain_started: float | None = None
+        self.server: Any = None
+        self._previous: dict[int, Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._pending: tuple[int, FrameType | None] | None = None
+        self._signals = 0
+
+    # --- installation -----------------------------------------------------------------------
+
+    def install(self) -> bool:
+        """Chain the current SIGTERM/SIGINT handlers; returns whether anything was chained."""
+        if threading.current_thread() is not threading.main_thread():
+            logger.debug("not on the main thread: signal draining is off")
+            return False
+        self._loop = asyncio.get_running_loop()
+        for sig in _SIGNALS:
+            previous = signal.getsignal(sig)
+            if previous in (signal.SIG_DFL, signal.SIG_IGN, None) or not callable(previous):
+                logger.debug("no handler to chain for %s: signal draining is off for it", sig.name)
+                continue
+            self._previous[sig] = previous
+            signal.signal(sig, self._handle)
+            self.server = self.server or find_server(previous)
+        return bool(self._previous)
+
+    def uninstall(self) -> None:
+        """Put the chained handlers back (only where ours is still installed)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig, previous in self._previous.items():
+            if signal.getsignal(sig) == self._handle:
+                signal.signal(sig, previous)
+        self._previous.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+
+    # --- signal path ------------------------------------------------------------------------
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        # A plain attribute write is safe in a signal handler and is what /ready reads,
+        # so readiness flips before the loop even wakes up.
+        self.lifecycle.draining_flag = True
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._signals > 1:
+            self._forward(signum, frame)
+            return
+        self._pending = (signum, frame)
+        loop.call_soon_threadsafe(self._begin)
+
+    def _begin(self) -> None:
+        self.lifecycle.begin_drain()
+        self.drain_started = self.drain_started or time.monotonic()
+        remaining = self.remaining_delay()
+        logger.info("signal received: serving for %.1fs more before shutdown", remaining)
+        assert self._loop is not None
+        self._timer = self._loop.call_later(remaining, self._forward_pending)
+
+    def remaining_delay(self) -> float:
+        """How much of the drain delay is left (a /drain call may have spent it already)."""
+        if self.drain_started is None:
+            return self.delay
+        return max(0.0, self.delay - (time.monotonic() - self.drain_started))
+
+    def _forward_pending(self) -> None:
+        if self._pending is not None:
+            signum, frame = self._pending
+            self._forward(signum, frame)
+
+    def _forward(self, signum: int, frame: FrameType | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending = None
+        previous = self._previous.get(signum)
+        if previous is None:
+            previous = next(iter(self._previous.values()), None)
+        if callable(previous):
+            previous(signum, frame)
+
+    # --- the /drain endpoint ----------------------------------------------------------------
+
+    async def drain_now(self) -> float:
+        """Start draining and wait out the delay; returns the seconds waited."""
+        first = self.drain_started is None
+        if first:
+            self.drain_started = time.monotonic()
+        self.lifecycle.begin_drain()
+        remaining = self.remaining_delay()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+        return remaining

@@ -1,0 +1,33 @@
+"""Shared fixtures: clean settings, app factories, real servers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.redis_server import RedisServer
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SENTIENT_* variable of the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("SENTIENT_") or name in (
+            "OPENAI_API_KEY",
+            "ANTHROPIC_API_KEY",
+            "KUBERNETES_SERVICE_HOST",
+            "PROMETHEUS_MULTIPROC_DIR",
+        ):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def redis_proc() -> Iterator[RedisServer]:
+    """A throwaway redis-server on a free port."""
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
