@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import Mount
+from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Scope
 
 UNMATCHED = "__unmatched__"
@@ -58,14 +58,14 @@ class MountTemplates:
         self._mounts: list[tuple[Any, str]] = []
         if app is not None:
             self._collect(getattr(app, "routes", None) or [], "")
+        # deepest first: a nested mount's regex must win over its parent's
+        self._mounts.sort(key=lambda entry: -entry[1].count("/"))
 
     def _collect(self, routes: list[Any], prefix: str) -> None:
         for route in routes:
             if isinstance(route, Mount):
-                template = prefix + route.path_format
-                if route.param_convertors:
-                    from starlette.routing import compile_path
-
+                template = prefix + route.path
+                if "{" in template:
                     regex, _, _ = compile_path(template + "/{__rest:path}")
                     self._mounts.append((regex, template))
                 self._collect(list(getattr(route, "routes", None) or []), template)

@@ -1,0 +1,142 @@
+"""Graceful drain against real uvicorn processes and real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import statistics
+import time
+
+import httpx2
+import pytest
+
+from tests.support.procs import app_process, wait_until
+
+pytestmark = pytest.mark.integration
+
+SLOW = "/api/agents/a/slow?seconds=2.5"
+
+
+def in_flight(url: str) -> int:
+    return int(httpx2.get(url + "/health", timeout=2).json()["inFlight"])
+
+
+async def test_sigterm_drains_forty_in_flight_requests() -> None:
+    """40 slow requests at SIGTERM all answer 200; /ready 503 at once; /live 200 to the end; tasks ran."""
+    delay = 1.0
+    env = {"SENTIENT_SHUTDOWN_DELAY": str(delay), "SENTIENT_HEALTH_DETAILS": "always"}
+    with app_process("example_app.main:app", env=env) as proc:
+        limits = httpx2.Limits(max_connections=100)
+        async with httpx2.AsyncClient(base_url=proc.url, timeout=30, limits=limits) as client:
+            slow = [asyncio.create_task(client.get(SLOW)) for _ in range(40)]
+            await asyncio.to_thread(
+                wait_until, lambda: in_flight(proc.url) >= 40, 10, 0.02, "40 in flight"
+            )
+            async with httpx2.AsyncClient(base_url=proc.url, timeout=5) as probe:
+                signalled = time.monotonic()
+                proc.signal(signal.SIGTERM)
+                ready = await probe.get("/ready", headers={"connection": "close"})
+                ready_latency = time.monotonic() - signalled
+                live_codes: list[int] = []
+                during: list[httpx2.Response] = []
+                while proc.proc is not None and proc.proc.poll() is None:
+                    try:
+                        live_codes.append(
+                            (await probe.get("/live", headers={"connection": "close"})).status_code
+                        )
+                        if time.monotonic() - signalled < delay * 0.8:
+                            during.append(await probe.get("/api/agents/a/runs/1"))
+                    except httpx2.TransportError:
+                        break  # the listener closed: the server is shutting down
+                    await asyncio.sleep(0.05)
+            responses = await asyncio.gather(*slow)
+        code = await asyncio.to_thread(proc.wait_exit, 15)
+        exited = time.monotonic() - signalled
+        output = proc.output()
+    assert [r.status_code for r in responses] == [200] * 40
+    assert ready.status_code == 503
+    assert ready_latency < 0.1, ready_latency
+    assert live_codes and set(live_codes) == {200}
+    assert during and all(r.status_code == 200 for r in during)
+    assert all(r.headers.get("connection") == "close" for r in during)
+    assert exited < delay + 2.5 + 3.0, exited
+    assert code in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after its shutdown
+    assert "example shutdown task: flushed events" in output
+    assert "example lifespan: exited" in output
+    assert output.index("flushed events") < output.index("example lifespan: exited")
+
+
+async def test_second_signal_skips_the_delay() -> None:
+    """A second SIGTERM during a long drain delay stops the server at once."""
+    with app_process("example_app.main:app", env={"SENTIENT_SHUTDOWN_DELAY": "30"}) as proc:
+        async with httpx2.AsyncClient(base_url=proc.url, timeout=5) as client:
+            proc.signal(signal.SIGTERM)
+            await asyncio.to_thread(
+                wait_until,
+                lambda: httpx2.get(proc.url + "/ready").status_code == 503,
+                5,
+                0.02,
+                "503",
+            )
+            assert (await client.get("/api/agents/a/runs/2")).status_code == 200
+            started = time.monotonic()
+            proc.signal(signal.SIGTERM)
+            await asyncio.to_thread(proc.wait_exit, 10)
+        assert time.monotonic() - started < 5
+
+
+async def test_sse_stream_ends_cleanly_on_drain() -> None:
+    """An open SSE stream receives event: shutdown when draining starts, then completes."""
+    with app_process("example_app.main:app", env={"SENTIENT_SHUTDOWN_DELAY": "1"}) as proc:
+        async with httpx2.AsyncClient(base_url=proc.url, timeout=10) as client:
+            async with client.stream("GET", "/api/agents/a/events?count=1000") as stream:
+                lines = stream.aiter_lines()
+                assert (await anext(lines)).startswith("data: a step 0")
+                proc.signal(signal.SIGTERM)
+                rest = [line async for line in lines]
+        assert "event: shutdown" in rest
+        assert not any(line.startswith("event: done") for line in rest)
+        await asyncio.to_thread(proc.wait_exit, 10)
+
+
+async def test_drain_endpoint_for_prestop() -> None:
+    """GET /drain flips readiness, answers after the delay, and SIGTERM then skips the delay."""
+    env = {"SENTIENT_SHUTDOWN_DELAY": "1", "SENTIENT_DRAIN_ENDPOINT": "true"}
+    with app_process("example_app.main:app", env=env) as proc:
+        async with httpx2.AsyncClient(base_url=proc.url, timeout=10) as client:
+            drain = asyncio.create_task(client.get("/drain"))
+            await asyncio.to_thread(
+                wait_until,
+                lambda: httpx2.get(proc.url + "/ready").status_code == 503,
+                5,
+                0.02,
+                "503",
+            )
+            assert not drain.done()
+            answered = await drain
+            assert answered.status_code == 200 and answered.json()["status"] == "draining"
+            assert (await client.get("/live")).status_code == 200
+            started = time.monotonic()
+            proc.signal(signal.SIGTERM)
+            await asyncio.to_thread(proc.wait_exit, 10)
+        assert time.monotonic() - started < 3
+
+
+async def test_probe_latency_under_load() -> None:
+    """300 /ready probes in a row while 20 slow requests run: p99 < 20 ms."""
+    with app_process("example_app.main:app") as proc:
+        async with httpx2.AsyncClient(
+            base_url=proc.url, timeout=30, limits=httpx2.Limits(max_connections=50)
+        ) as client:
+            slow = [asyncio.create_task(client.get(SLOW)) for _ in range(20)]
+            async with httpx2.AsyncClient(base_url=proc.url, timeout=5) as probe:
+                await probe.get("/ready")
+                timings = []
+                for _ in range(300):
+                    started = time.perf_counter()
+                    response = await probe.get("/ready")
+                    timings.append(time.perf_counter() - started)
+                    assert response.status_code == 200
+            await asyncio.gather(*slow)
+    p99 = statistics.quantiles(timings, n=100)[98]
+    assert p99 < 0.020, p99

@@ -1,0 +1,148 @@
+"""The metrics registry and /metrics exposition."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from fastapi_sentient import ConfigurationError
+from fastapi_sentient.metrics import Metrics, MetricSample
+from tests.support.asgi import plugged_app, running, sample
+from tests.support.procs import app_process, wait_until
+
+
+def test_get_or_create_returns_the_same_instrument() -> None:
+    """Asking twice for one name and shape returns one object (no duplicated timeseries)."""
+    metrics = Metrics(process_collectors=False)
+    first = metrics.counter("jobs_total", "Jobs.", ("kind",))
+    assert metrics.counter("jobs_total", "Jobs.", ("kind",)) is first
+    assert metrics.counter("jobs", "Jobs.", ("kind",)) is first
+
+
+def test_conflicting_shape_is_a_clear_error() -> None:
+    """The same name with other labels or another type is refused."""
+    metrics = Metrics(process_collectors=False)
+    metrics.gauge("queue_depth", "Depth.", ("queue",))
+    with pytest.raises(ConfigurationError, match="queue_depth"):
+        metrics.gauge("queue_depth", "Depth.", ("other",))
+    with pytest.raises(ConfigurationError, match="counter"):
+        metrics.counter("queue_depth", "Depth.", ("queue",))
+
+
+def test_invalid_names_are_refused() -> None:
+    """Metric and label names are validated."""
+    metrics = Metrics(process_collectors=False)
+    with pytest.raises(ConfigurationError):
+        metrics.counter("bad-name", "x")
+    with pytest.raises(ConfigurationError):
+        metrics.counter("ok_total", "x", ("__reserved",))
+
+
+def test_seed_recording_api_and_label_validation() -> None:
+    """inc/set/observe check label sets; record_batch is all-or-nothing."""
+    metrics = Metrics(process_collectors=False)
+    metrics.counter("hits_total", "Hits.", ("page",))
+    metrics.gauge("temperature", "Temp.")
+    metrics.histogram("latency_seconds", "Latency.", ("op",), buckets=(0.1, 1.0))
+    metrics.inc("hits_total", labels={"page": "home"})
+    metrics.set("temperature", 21.5)
+    metrics.observe("latency_seconds", 0.5, {"op": "read"})
+    with pytest.raises(ConfigurationError, match="takes labels"):
+        metrics.inc("hits_total", labels={"wrong": "x"})
+    with pytest.raises(ConfigurationError, match="unknown metric"):
+        metrics.record_batch(
+            [
+                MetricSample("counter", "hits_total", 1, {"page": "home"}),
+                MetricSample("counter", "missing_total", 1),
+            ]
+        )
+    metrics.record_batch(
+        [
+            MetricSample("counter", "hits_total", 2, {"page": "home"}),
+            MetricSample("gauge", "temperature", 19.0),
+            MetricSample("histogram", "latency_seconds", 0.05, {"op": "read"}),
+        ]
+    )
+    exported = {f["name"]: f for f in metrics.export_json()["metrics"]}
+    hits = [s for s in exported["hits"]["samples"] if s["name"] == "hits_total"]
+    assert hits == [{"name": "hits_total", "labels": {"page": "home"}, "value": 3.0}]
+    assert exported["temperature"]["samples"][0]["value"] == 19.0
+    count = [
+        s for s in exported["latency_seconds"]["samples"] if s["name"] == "latency_seconds_count"
+    ]
+    assert count[0]["value"] == 2
+
+
+async def test_exposition_negotiates_openmetrics_and_gzip() -> None:
+    """Text by default, OpenMetrics on request (ending with # EOF), gzip when accepted."""
+    app, _ = plugged_app(process_metrics=True)
+    async with running(app) as client:
+        plain = await client.get("/metrics")
+        om = await client.get(
+            "/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"}
+        )
+        zipped = await client.get("/metrics", headers={"accept-encoding": "gzip"})
+    assert plain.headers["content-type"].startswith("text/plain")
+    assert "process_resident_memory_bytes" in plain.text
+    assert om.headers["content-type"].startswith("application/openmetrics-text")
+    assert om.text.endswith("# EOF\n")
+    assert zipped.headers.get("content-encoding") == "gzip"
+    # httpx2 decodes transparently; the body it saw was compressed
+    assert "http_requests_in_flight" in zipped.text
+    assert gzip.compress(b"x")  # gzip module available to the server
+
+
+async def test_health_and_lifecycle_metrics_come_from_cached_results() -> None:
+    """health_check_status reflects stored results; scraping runs no check."""
+    app, sentient = plugged_app()
+    runs = 0
+
+    @sentient.health.check("counter_check", critical=False, interval=60)
+    async def counter_check() -> None:
+        nonlocal runs
+        runs += 1
+
+    @sentient.lifecycle.on_startup("prepare")
+    async def prepare() -> None:
+        return None
+
+    async with running(app) as client:
+        before = runs
+        for _ in range(20):
+            text = (await client.get("/metrics")).text
+        assert runs == before == 1
+    assert sample(text, "health_check_status", checker="counter_check", type="custom") == 1
+    assert (
+        sample(
+            text,
+            "lifecycle_task_duration_seconds_count",
+            phase="startup",
+            task="prepare",
+            result="success",
+        )
+        == 1
+    )
+
+
+@pytest.mark.integration
+def test_multiprocess_aggregates_workers(tmp_path: Path) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR and two uvicorn workers, /metrics sums both workers."""
+    multiproc = tmp_path / "prom"
+    multiproc.mkdir()
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(multiproc), "SENTIENT_SYSTEM_CHECKS": "false"}
+    with app_process("example_app.main:app", env=env, args=["--workers", "2"]) as proc:
+        with httpx2.Client(base_url=proc.url) as client:
+            for _ in range(60):
+                client.get("/api/agents/a/runs/1", headers={"connection": "close"})
+        pids = {p.name.split("_")[-1] for p in multiproc.glob("*.db")}
+
+        def counted() -> float | None:
+            text = httpx2.get(proc.url + "/metrics", timeout=5).text
+            return sample(text, "http_requests_total", route="/api/agents/{agent_id}/runs/{run_id}")
+
+        assert wait_until(lambda: counted() == 60, 10, what="60 requests across workers")
+    assert len(pids) >= 2, os.listdir(multiproc)
