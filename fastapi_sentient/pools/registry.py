@@ -1,0 +1,178 @@
+"""The pools of one app: opened in registration order, closed in reverse.
+
+The registry is the pools' :class:`~fastapi_sentient.component.Component`.  At
+startup it opens each pool; a required pool that cannot open stops startup with
+one line naming the pool and its URL (password masked), and an optional one
+starts unhealthy while a background loop reconnects it with capped exponential
+backoff.  Each pool gets one health check (``db``, ``redis``, ``http:<name>``…)
+and its ``<kind>_pool_*`` metrics.  Users register their own pools through the
+same :meth:`PoolRegistry.register`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from fastapi_sentient.exceptions import ConfigurationError, PoolNotFoundError, StartupError
+from fastapi_sentient.pools.base import Pool
+from fastapi_sentient.pools.check import PoolCheck, check_name
+from fastapi_sentient.pools.metrics import PoolCollector, PoolInstruments
+from fastapi_sentient.redact import mask_url
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from fastapi_sentient.sentient import Sentient
+
+logger = logging.getLogger("fastapi_sentient.pools")
+
+RECONNECT_INITIAL = 0.5
+RECONNECT_MAX = 30.0
+
+
+class PoolRegistry:
+    """Named pools bound to the app's lifespan."""
+
+    name = "pools"
+
+    def __init__(self, sentient: Sentient) -> None:
+        self._sentient = sentient
+        self._pools: dict[str, Pool] = {}
+        self._checks: dict[str, PoolCheck] = {}
+        self._instruments = PoolInstruments(sentient.metrics)
+        self._reconnecting: dict[str, asyncio.Task[Any]] = {}
+        self.started = False
+        sentient.metrics.registry.register(PoolCollector(lambda: list(self._pools.values())))
+
+    # --- registration ---------------------------------------------------------------------
+
+    def register(self, pool: Pool) -> Pool:
+        """Add ``pool`` (before the app starts); it opens at startup in registration order."""
+        if not isinstance(pool, Pool):
+            msg = f"{pool!r} does not implement fastapi_sentient.pools.Pool"
+            raise ConfigurationError(msg)
+        if pool.name in self._pools:
+            msg = f"a pool named {pool.name!r} is already registered"
+            raise ConfigurationError(msg)
+        self._pools[pool.name] = pool
+        self._instruments.bind(pool)
+        return pool
+
+    def get(self, name: str) -> Pool:
+        """The pool registered as ``name``.
+
+        Raises:
+            PoolNotFoundError: naming the registered pools.
+        """
+        try:
+            return self._pools[name]
+        except KeyError:
+            known = ", ".join(sorted(self._pools)) or "none"
+            msg = f"no pool named {name!r} (registered: {known})"
+            raise PoolNotFoundError(msg) from None
+
+    def __iter__(self) -> Iterator[Pool]:
+        return iter(list(self._pools.values()))
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._pools
+
+    def http(self, name: str) -> httpx2.AsyncClient:
+        """The pooled HTTP client of provider ``name``."""
+        pool = self.get(name)
+        client = getattr(pool, "client", None)
+        if pool.kind != "http" or client is None:
+            msg = f"pool {name!r} is a {pool.kind} pool, not an HTTP provider pool"
+            raise PoolNotFoundError(msg)
+        return client  # type: ignore[no-any-return]
+
+    # --- lifespan -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open every pool in order and register its health check."""
+        for pool in list(self._pools.values()):
+            await self._open(pool)
+        self.started = True
+
+    async def _open(self, pool: Pool) -> None:
+        try:
+            async with asyncio.timeout(self._sentient.settings.startup_timeout):
+                await pool.open()
+        except Exception as exc:
+            line = self._failure_line(pool, exc)
+            if pool.required:
+                raise StartupError(line) from exc
+            logger.warning("%s; starting unhealthy and reconnecting in the background", line)
+            self._reconnecting[pool.name] = self._sentient.lifecycle.spawn(
+                self._reconnect(pool), f"pool-reconnect:{pool.name}"
+            )
+        self._add_check(pool)
+
+    def _failure_line(self, pool: Pool, exc: BaseException) -> str:
+        reason = str(exc) or "timed out"
+        text = f"pool {pool.name!r} ({mask_url(pool.url)}) could not open: {type(exc).__name__}: {reason}"
+        return " ".join(self._sentient.redact(text).split())
+
+    async def _reconnect(self, pool: Pool) -> None:
+        delay = RECONNECT_INITIAL
+        try:
+            while True:
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                try:
+                    await pool.open()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    logger.info("%s; retrying", self._failure_line(pool, exc))
+                    delay = min(delay * 2, RECONNECT_MAX)
+                    continue
+                logger.info("pool %s connected", pool.name)
+                check = self._checks.get(pool.name)
+                if check is not None:
+                    await self._sentient.health.refresh(check_name(pool))
+                return
+        finally:
+            self._reconnecting.pop(pool.name, None)
+
+    def _add_check(self, pool: Pool) -> None:
+        settings = self._sentient.settings
+        check = PoolCheck(
+            pool,
+            timeout=settings.health_timeout,
+            fail_after=settings.health_fail_after,
+            redact=self._sentient.redact,
+            publish=self._instruments.publish,
+        )
+        self._checks[pool.name] = check
+        self._sentient.health.add(
+            check_name(pool),
+            check,
+            type="pool",
+            critical=pool.critical,
+            # our own timeout cuts the ping; the margin leaves room for a recycle
+            timeout=settings.health_timeout * 2 + 1.0,
+        )
+
+    async def stop(self) -> None:
+        """Stop reconnect loops and close every pool in reverse order (never raises)."""
+        for task in list(self._reconnecting.values()):
+            task.cancel()
+        await asyncio.gather(*self._reconnecting.values(), return_exceptions=True)
+        for pool in reversed(list(self._pools.values())):
+            self._sentient.health.remove(check_name(pool))
+            try:
+                async with asyncio.timeout(self._sentient.settings.shutdown_timeout):
+                    await pool.close()
+            except Exception as exc:
+                logger.warning(
+                    "closing pool %s failed: %s", pool.name, self._sentient.redact(str(exc))
+                )
+        self._checks.clear()
+        self.started = False
