@@ -18,7 +18,6 @@ import logging
 import os
 import signal
 import socket
-import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -240,7 +239,6 @@ class Sentient:
                 f"SENTIENT_TERMINATION_GRACE_PERIOD={s.termination_grace_period:g}s"
             )
             logger.warning(msg)
-            warnings.warn(msg, RuntimeWarning, stacklevel=1)
 
 
 def get_sentient(source: HTTPConnection | Any) -> Sentient:
