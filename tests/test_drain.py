@@ -63,12 +63,14 @@ async def test_sigterm_drains_forty_in_flight_requests() -> None:
     assert code in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after its shutdown
     assert "example shutdown task: flushed events" in output
     assert "example lifespan: exited" in output
+    assert "uvicorn has no --timeout-graceful-shutdown" in output
     assert output.index("flushed events") < output.index("example lifespan: exited")
 
 
 async def test_second_signal_skips_the_delay() -> None:
     """A second SIGTERM during a long drain delay stops the server at once."""
-    with app_process("example_app.main:app", env={"SENTIENT_SHUTDOWN_DELAY": "30"}) as proc:
+    env = {"SENTIENT_SHUTDOWN_DELAY": "30", "SENTIENT_TERMINATION_GRACE_PERIOD": "20"}
+    with app_process("example_app.main:app", env=env, args=["--timeout-graceful-shutdown", "5"]) as proc:
         async with httpx2.AsyncClient(base_url=proc.url, timeout=5) as client:
             proc.signal(signal.SIGTERM)
             await asyncio.to_thread(
@@ -83,6 +85,9 @@ async def test_second_signal_skips_the_delay() -> None:
             proc.signal(signal.SIGTERM)
             await asyncio.to_thread(proc.wait_exit, 10)
         assert time.monotonic() - started < 5
+        output = proc.output()
+    assert "exceeds SENTIENT_TERMINATION_GRACE_PERIOD=20s" in output
+    assert "uvicorn has no --timeout-graceful-shutdown" not in output
 
 
 async def test_sse_stream_ends_cleanly_on_drain() -> None:
