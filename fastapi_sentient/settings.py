@@ -207,6 +207,15 @@ class SentientSettings(BaseSettings):
     )
     db_critical: bool = Field(default=True, description="The database check gates readiness.")
     db_echo: bool = Field(default=False, description="Log SQL statements.")
+    db_connect_timeout: float = Field(
+        default=5.0, gt=0, description="Time limit of opening one PostgreSQL connection, seconds."
+    )
+    db_pool_warmup: int = Field(
+        default=1,
+        ge=0,
+        description="Connections opened at startup (at most db_pool_size); SQLAlchemy keeps "
+        "them idle but does not maintain a minimum afterwards.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="redis://, rediss://, redis+sentinel:// or redis+cluster:// URL; unset means "
@@ -227,6 +236,9 @@ class SentientSettings(BaseSettings):
         default=True, description="Startup fails when Redis cannot be reached."
     )
     redis_critical: bool = Field(default=True, description="The Redis check gates readiness.")
+    redis_pool_warmup: int = Field(
+        default=1, ge=0, description="Redis connections opened at startup (at most the pool size)."
+    )
 
     # --- cluster --------------------------------------------------------------------------
     cluster_name: str = Field(

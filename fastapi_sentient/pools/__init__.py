@@ -8,9 +8,13 @@ implements and ``docs/pools.md`` for the settings.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
+from fastapi_sentient.exceptions import MissingDependencyError
 from fastapi_sentient.pools.base import Pool, PoolMetrics, PoolResizeError, PoolStats
+from fastapi_sentient.pools.errors import install_error_handlers
 from fastapi_sentient.pools.registry import PoolRegistry
 
 if TYPE_CHECKING:
@@ -25,11 +29,40 @@ __all__ = [
     "build_pools",
 ]
 
+logger = logging.getLogger("fastapi_sentient.pools")
+
+_POOLED_REDIS = ("redis://", "rediss://", "unix://")
+
 
 def build_pools(sentient: Sentient) -> PoolRegistry:
     """The pools configured by ``sentient.settings``, registered in opening order."""
     from fastapi_sentient.pools.http import register_http_pools
 
+    settings = sentient.settings
     registry = PoolRegistry(sentient)
+    if settings.database_url:
+        try:
+            from fastapi_sentient.pools.database import DatabasePool
+        except ImportError as exc:
+            package, extra = "sqlalchemy", "db"
+            raise MissingDependencyError(package, extra) from exc
+        sentient.redact.add(urlsplit(settings.database_url).password)
+        registry.register(DatabasePool.from_settings(settings))
+    if settings.redis_url:
+        sentient.redact.add(urlsplit(settings.redis_url).password)
+        if settings.redis_url.startswith(_POOLED_REDIS):
+            try:
+                from fastapi_sentient.pools.redis import RedisPool
+            except ImportError as exc:
+                package, extra = "redis", "redis"
+                raise MissingDependencyError(package, extra) from exc
+            registry.register(RedisPool.from_settings(settings))
+        else:
+            logger.warning(
+                "SENTIENT_REDIS_URL uses %s://, which the Redis pool does not serve; "
+                "RedisClient is unavailable (use redis://, rediss:// or unix://)",
+                urlsplit(settings.redis_url).scheme,
+            )
     register_http_pools(sentient, registry)
+    install_error_handlers(sentient)
     return registry

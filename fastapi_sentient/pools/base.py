@@ -97,6 +97,8 @@ class PoolMetrics:
         self._timeouts = timeouts
         self._created = created
         self._closed = closed
+        for instrument in (acquire, timeouts, created, closed):
+            instrument.labels(self.name)  # the series exist (at 0) before the first event
         for counter, total in ((timeouts, self.acquire_timeouts), (created, self.created)):
             if total:
                 counter.labels(self.name).inc(total)

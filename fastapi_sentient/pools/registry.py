@@ -26,6 +26,8 @@ from fastapi_sentient.redact import mask_url
 if TYPE_CHECKING:
     import httpx2
 
+    from fastapi_sentient.pools.database import DatabasePool
+    from fastapi_sentient.pools.redis import RedisPool
     from fastapi_sentient.sentient import Sentient
 
 logger = logging.getLogger("fastapi_sentient.pools")
@@ -83,6 +85,35 @@ class PoolRegistry:
 
     def __contains__(self, name: object) -> bool:
         return name in self._pools
+
+    @property
+    def db(self) -> DatabasePool:
+        """The SQLAlchemy pool built from ``SENTIENT_DATABASE_URL``."""
+        from fastapi_sentient.pools.database import DatabasePool
+
+        pool = self._named("db", "SENTIENT_DATABASE_URL")
+        if not isinstance(pool, DatabasePool):
+            msg = "the pool named 'db' is not a DatabasePool"
+            raise PoolNotFoundError(msg)
+        return pool
+
+    @property
+    def redis(self) -> RedisPool:
+        """The Redis pool built from ``SENTIENT_REDIS_URL``."""
+        from fastapi_sentient.pools.redis import RedisPool
+
+        pool = self._named("redis", "SENTIENT_REDIS_URL")
+        if not isinstance(pool, RedisPool):
+            msg = "the pool named 'redis' is not a RedisPool"
+            raise PoolNotFoundError(msg)
+        return pool
+
+    def _named(self, name: str, variable: str) -> Pool:
+        pool = self._pools.get(name)
+        if pool is None:
+            msg = f"no {name} pool is configured; set {variable}"
+            raise PoolNotFoundError(msg)
+        return pool
 
     def http(self, name: str) -> httpx2.AsyncClient:
         """The pooled HTTP client of provider ``name``."""

@@ -1,0 +1,295 @@
+"""The SQLAlchemy pool: an async engine from ``SENTIENT_DATABASE_URL``.
+
+PostgreSQL goes through asyncpg and SQLite through aiosqlite (a plain
+``postgresql://`` or ``sqlite://`` URL is upgraded to those drivers).  The
+engine's pool is a metered subclass of SQLAlchemy's own
+``AsyncAdaptedQueuePool``: SQLAlchemy does the pooling, we only time each
+acquire, count waiting callers and turn its acquire timeout into a
+:class:`DatabasePoolTimeoutError`, which routes answer as 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import event, exc, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool, StaticPool
+from sqlalchemy.util import greenlet_spawn
+
+from fastapi_sentient.exceptions import ConfigurationError, NotStartedError, PoolTimeoutError
+from fastapi_sentient.pools.base import PoolMetrics, PoolResizeError, PoolStats
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+    from sqlalchemy.pool import PoolProxiedConnection
+
+    from fastapi_sentient.settings import SentientSettings
+
+_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+_DRIVERS |= {"sqlite": "sqlite+aiosqlite"}
+
+
+class DatabasePoolTimeoutError(PoolTimeoutError, exc.TimeoutError):
+    """No database connection within ``SENTIENT_DB_POOL_TIMEOUT`` (still a SQLAlchemy TimeoutError)."""
+
+
+@dataclass(slots=True)
+class _PoolState:
+    """What the metered pool class shares across SQLAlchemy's ``recreate()``."""
+
+    name: str
+    metrics: PoolMetrics
+    size: int
+    max_overflow: int
+
+
+class _MeteredQueuePool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's async queue pool, timed and counted; ``state`` is set per engine."""
+
+    state: ClassVar[_PoolState]
+
+    def __init__(self, creator: Any, pool_size: int = 5, **kw: Any) -> None:
+        # recreate() (dispose, recycle) passes the old size; resize() changes state.size
+        super().__init__(creator, pool_size=self.state.size, **kw)
+
+    def connect(self) -> PoolProxiedConnection:
+        state = self.state
+        try:
+            with state.metrics.acquiring():
+                return super().connect()
+        except exc.TimeoutError as error:
+            if isinstance(error, DatabasePoolTimeoutError):
+                raise
+            state.metrics.timeout()
+            msg = (
+                f"database pool {state.name!r} exhausted: no connection within "
+                f"{self._timeout:g}s ({self.checkedout()} in use of {state.size} + "
+                f"{state.max_overflow} overflow); raise SENTIENT_DB_POOL_SIZE or "
+                "SENTIENT_DB_MAX_OVERFLOW, or release sessions sooner"
+            )
+            raise DatabasePoolTimeoutError(msg) from None
+
+    def close_idle(self) -> int:
+        """Close the connections waiting in the pool (runs inside a greenlet)."""
+        closed = 0
+        while True:
+            try:
+                record = self._pool.get(False)
+            except Exception:  # sqlalchemy.util.queue.Empty
+                return closed
+            try:
+                record.close()
+            finally:
+                self._dec_overflow()
+            closed += 1
+
+
+def async_url(url: str) -> URL:
+    """``url`` parsed, with a sync PostgreSQL/SQLite driver upgraded to its async one."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError:
+        msg = "SENTIENT_DATABASE_URL is not a URL; use postgresql+asyncpg://user:pass@host/db or sqlite+aiosqlite:///path.db"
+        raise ConfigurationError(msg) from None
+    upgraded = _DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=upgraded) if upgraded else parsed
+
+
+class DatabasePool:
+    """An ``AsyncEngine`` and its session factory, with stats, drain and resize."""
+
+    kind = "db"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "db",
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        pool_timeout: float = 5.0,
+        pool_recycle: float = 1800.0,
+        pre_ping: bool = True,
+        connect_timeout: float = 5.0,
+        warmup: int = 1,
+        echo: bool = False,
+        required: bool = True,
+        critical: bool = True,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.required = required
+        self.critical = critical
+        self.metrics = PoolMetrics(name, self.kind)
+        self._url = async_url(url)
+        self._state = _PoolState(name, self.metrics, pool_size, max_overflow)
+        self.pool_timeout = pool_timeout
+        self.pool_recycle = pool_recycle
+        self.pre_ping = pre_ping
+        self.connect_timeout = connect_timeout
+        self.warmup = max(0, warmup)
+        self.echo = echo
+        self.engine_options = dict(engine_options or {})
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: SentientSettings) -> DatabasePool:
+        """The pool ``SENTIENT_DATABASE_URL`` and the ``SENTIENT_DB_*`` settings describe."""
+        assert settings.database_url is not None
+        return cls(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+            pool_recycle=settings.db_pool_recycle,
+            pre_ping=settings.db_pool_pre_ping,
+            connect_timeout=settings.db_connect_timeout,
+            warmup=settings.db_pool_warmup,
+            echo=settings.db_echo,
+            required=settings.db_required,
+            critical=settings.db_critical,
+        )
+
+    # --- the engine -----------------------------------------------------------------------
+
+    @property
+    def is_static(self) -> bool:
+        """An in-memory SQLite database: one shared connection, no pool to size."""
+        return self._url.get_backend_name() == "sqlite" and self._url.database in (
+            None,
+            "",
+            ":memory:",
+        )
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine, once the app has started."""
+        if self._engine is None:
+            msg = f"database pool {self.name!r} is not open; it opens with the app's lifespan"
+            raise NotStartedError(msg)
+        return self._engine
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """Factory of ``AsyncSession`` bound to the engine (``expire_on_commit=False``)."""
+        if self._sessions is None:
+            self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        return self._sessions
+
+    def session(self) -> AsyncSession:
+        """A new session; use it as ``async with pool.session() as session:``."""
+        return self.sessionmaker()
+
+    def _create_engine(self) -> AsyncEngine:
+        options: dict[str, Any] = {"echo": self.echo, "pool_pre_ping": self.pre_ping}
+        if self.is_static:
+            options["poolclass"] = StaticPool
+        else:
+            options |= {
+                "poolclass": type(
+                    "SentientQueuePool", (_MeteredQueuePool,), {"state": self._state}
+                ),
+                "pool_size": self._state.size,
+                "max_overflow": self._state.max_overflow,
+                "pool_timeout": self.pool_timeout,
+                "pool_recycle": self.pool_recycle,
+            }
+        if self._url.get_backend_name() == "postgresql":
+            options["connect_args"] = {"timeout": self.connect_timeout}
+        options |= self.engine_options
+        engine = create_async_engine(self._url, **options)
+        metrics = self.metrics
+        event.listen(engine.sync_engine.pool, "connect", lambda *_: metrics.connection_created())
+        event.listen(engine.sync_engine.pool, "close", lambda *_: metrics.connection_closed())
+        event.listen(
+            engine.sync_engine.pool, "close_detached", lambda *_: metrics.connection_closed()
+        )
+        return engine
+
+    # --- Pool protocol --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the engine (once) and open ``warmup`` connections concurrently."""
+        if self._engine is None:
+            self._engine = self._create_engine()
+        count = 1 if self.is_static else min(max(self.warmup, 1), self._state.size)
+        async with contextlib.AsyncExitStack() as stack:
+            connections = await asyncio.gather(
+                *(stack.enter_async_context(self.engine.connect()) for _ in range(count))
+            )
+            for connection in connections:
+                await connection.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        """Dispose of the engine; later use raises :class:`NotStartedError`."""
+        engine, self._engine, self._sessions = self._engine, None, None
+        if engine is not None:
+            await engine.dispose()
+
+    async def ping(self) -> None:
+        """``SELECT 1`` through the pool."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    def stats(self) -> PoolStats:
+        """Checked-out and idle connections from SQLAlchemy, the rest from our counters."""
+        state = self._state
+        in_use = idle = 0
+        base, cap = state.size, state.size + state.max_overflow
+        pool = self._engine.sync_engine.pool if self._engine is not None else None
+        if isinstance(pool, QueuePool):
+            in_use, idle = pool.checkedout(), pool.checkedin()
+        elif pool is not None:
+            base = cap = 1
+        m = self.metrics
+        return PoolStats(
+            name=self.name,
+            kind=self.kind,
+            size=in_use + idle,
+            max_size=cap,
+            in_use=in_use,
+            idle=idle,
+            overflow=max(0, in_use + idle - base),
+            waiting=m.waiting,
+            created=m.created,
+            closed=m.closed,
+            acquire_timeouts=m.acquire_timeouts,
+        )
+
+    async def recycle(self) -> None:
+        """Dispose of the pool: idle connections close, new ones are made on demand."""
+        if self._engine is not None:
+            await self._engine.dispose()
+
+    async def drain(self) -> int:
+        """Close idle connections; checked-out ones are untouched."""
+        pool = self._engine.sync_engine.pool if self._engine is not None else None
+        if not isinstance(pool, _MeteredQueuePool):
+            return 0
+        return await greenlet_spawn(pool.close_idle)
+
+    async def resize(self, size: int) -> None:
+        """Change the base size; the pool is replaced (checked-out connections finish on the old one)."""
+        if size < 1:
+            msg = f"database pool size must be at least 1, got {size}"
+            raise PoolResizeError(msg)
+        if self.is_static:
+            msg = (
+                "an in-memory SQLite database has a single shared connection; it cannot be resized"
+            )
+            raise PoolResizeError(msg)
+        self._state.size = size
+        if self._engine is not None:
+            await self._engine.dispose()

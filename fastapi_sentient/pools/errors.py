@@ -1,0 +1,122 @@
+"""Pool failures inside routes become 503 with a clear JSON error, never a hang or a bare 500.
+
+An exhausted pool raises a :class:`~fastapi_sentient.exceptions.PoolTimeoutError`
+after its acquire timeout; a database or Redis that is down raises the driver's
+connection error.  Both mean "try again later" to the caller, so they are
+answered as ``503`` with ``Retry-After``, and the message (password masked) says
+which pool and what to do.  Handlers are added only for exception classes the
+app has no handler for yet, so a user's own handler always wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from fastapi_sentient.exceptions import PoolTimeoutError
+
+if TYPE_CHECKING:
+    from fastapi_sentient.redact import Redactor
+    from fastapi_sentient.sentient import Sentient
+
+logger = logging.getLogger("fastapi_sentient.pools")
+
+#: SQLSTATEs that mean the server cannot serve now: class 08 (connection
+#: exception), admin/crash shutdown, starting up.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+Handler = Callable[[Request, Exception], Any]
+
+
+class _LogLimiter:
+    """One warning per error kind per interval: an outage must not flood the logs."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        if now - self._last.get(key, -self.interval) >= self.interval:
+            self._last[key] = now
+            return True
+        return False
+
+
+def db_unavailable(exc: BaseException) -> bool:
+    """Whether a SQLAlchemy error means the database is unreachable (not a bad query)."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, OSError | ConnectionError):
+        return True
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def _response(error: str, detail: str) -> Response:
+    return JSONResponse(
+        {"error": error, "detail": detail}, status_code=503, headers={"Retry-After": "1"}
+    )
+
+
+def install_error_handlers(sentient: Sentient) -> None:
+    """Answer pool exhaustion and unreachable databases/Redis as 503 on ``sentient.app``."""
+    app = sentient.app
+    add = getattr(app, "add_exception_handler", None)
+    if add is None:
+        return
+    existing: dict[Any, Any] = getattr(app, "exception_handlers", {})
+    redact: Redactor = sentient.redact
+    limiter = _LogLimiter()
+
+    def unavailable(kind: str, exc: BaseException) -> Response:
+        detail = redact(f"{type(exc).__name__}: {exc}".replace("\n", " "))
+        if limiter.allow(kind):
+            logger.warning("%s unavailable, answering 503: %s", kind, detail)
+        return _response(f"{kind}_unavailable", f"{kind} is unavailable; retry later ({detail})")
+
+    async def pool_timeout(request: Request, exc: Exception) -> Response:
+        detail = redact(str(exc))
+        if limiter.allow("pool_exhausted"):
+            logger.warning("answering 503: %s", detail)
+        return _response("pool_exhausted", detail)
+
+    async def connection_refused(request: Request, exc: Exception) -> Response:
+        return unavailable("dependency", exc)
+
+    handlers: list[tuple[type[BaseException], Handler]] = [
+        (PoolTimeoutError, pool_timeout),
+        (ConnectionError, connection_refused),
+    ]
+    try:
+        from sqlalchemy.exc import DBAPIError
+    except ImportError:  # the db extra is not installed
+        pass
+    else:
+
+        async def database_error(request: Request, exc: Exception) -> Response:
+            if not db_unavailable(exc):
+                raise exc  # a bad query stays a 500, exactly as without us
+            return unavailable("database", exc)
+
+        handlers.append((DBAPIError, database_error))
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # the redis extra is not installed
+        pass
+    else:
+
+        async def redis_error(request: Request, exc: Exception) -> Response:
+            return unavailable("redis", exc)
+
+        handlers += [(RedisConnectionError, redis_error), (RedisTimeoutError, redis_error)]
+    for exc_class, handler in handlers:
+        if exc_class not in existing:
+            add(exc_class, handler)
