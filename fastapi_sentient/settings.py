@@ -60,6 +60,19 @@ class LLMProviderSettings(BaseModel):
         description="Whether this provider's health check gates readiness (off: a shared "
         "provider outage must not take every replica out of the load balancer).",
     )
+    keepalive_expiry: float = Field(
+        default=30.0, gt=0, description="Idle connections older than this are closed, seconds."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra headers sent with every request."
+    )
+    anthropic_version: str = Field(
+        default="2023-06-01", description="anthropic-version header (Anthropic only)."
+    )
+    health_path: str = Field(
+        default="models",
+        description="Path of the free health probe under base_url (GET; never a billed call).",
+    )
 
 
 class SentientSettings(BaseSettings):
@@ -287,6 +300,82 @@ class SentientSettings(BaseSettings):
     llm_probe_generate: bool = Field(
         default=False,
         description="Probe providers with a billed max_tokens=1 completion instead of GET /models.",
+    )
+    llm_routes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='JSON object: logical model → ordered "provider/model" targets; the next '
+        'target serves when one fails or its breaker is open, e.g. {"chat": '
+        '["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]}.',
+    )
+    llm_max_concurrency: int = Field(
+        default=64, ge=1, description="LLM calls in flight at once in this process."
+    )
+    llm_queue_timeout: float = Field(
+        default=10.0, gt=0, description="Longest wait for a free LLM call slot, seconds."
+    )
+    llm_deadline: float = Field(
+        default=120.0,
+        gt=0,
+        description="Total time limit of one LLM call, retries and fallbacks included "
+        "(streams: until the first token), seconds.",
+    )
+    llm_retry_attempts: int = Field(
+        default=3, ge=1, description="Attempts per provider call, the first included (1: no retry)."
+    )
+    llm_retry_base_delay: float = Field(
+        default=0.5, ge=0, description="First backoff ceiling; doubles per retry, full jitter."
+    )
+    llm_retry_max_delay: float = Field(default=8.0, ge=0, description="Largest backoff, seconds.")
+    llm_retry_after_cap: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest provider Retry-After honoured, seconds; a longer one fails at once.",
+    )
+    llm_retry_budget_ratio: float = Field(
+        default=0.2, ge=0, description="Retries allowed as a share of calls over 10 s."
+    )
+    llm_retry_budget_min_per_second: float = Field(
+        default=1.0, ge=0, description="Retries per second always allowed by the budget."
+    )
+    llm_breaker_failure_rate: float = Field(
+        default=0.5, gt=0, le=1, description="Failure rate that opens a circuit breaker."
+    )
+    llm_breaker_slow_call_rate: float = Field(
+        default=1.0, gt=0, le=1, description="Slow-call rate that opens a circuit breaker."
+    )
+    llm_breaker_slow_call_duration: float = Field(
+        default=60.0, gt=0, description="A call slower than this counts as slow, seconds."
+    )
+    llm_breaker_window_size: int = Field(
+        default=20, ge=1, description="Calls in a breaker's sliding window."
+    )
+    llm_breaker_window_seconds: float = Field(
+        default=60.0, gt=0, description="Oldest sample a breaker's window keeps, seconds."
+    )
+    llm_breaker_minimum_calls: int = Field(
+        default=10, ge=1, description="Calls in the window before a breaker may open."
+    )
+    llm_breaker_open_duration: float = Field(
+        default=30.0, gt=0, description="Time an open breaker rejects calls, seconds."
+    )
+    llm_breaker_half_open_calls: int = Field(
+        default=1, ge=1, description="Probe calls a half-open breaker admits."
+    )
+    llm_breaker_half_open_max_wait: float = Field(
+        default=120.0, gt=0, description="A probe unfinished after this counts as failed, seconds."
+    )
+    llm_breaker_shared: bool = Field(
+        default=True,
+        description="Share breaker open/closed decisions through SENTIENT_REDIS_URL when set "
+        "(fails open: without Redis each process decides alone).",
+    )
+    llm_breaker_sync_interval: float = Field(
+        default=1.0, gt=0, description="How often shared breaker decisions are read, seconds."
+    )
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="USD per million (input, output) tokens by model, for every provider; "
+        "provider prices win.",
     )
 
     @model_validator(mode="after")

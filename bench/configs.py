@@ -1,0 +1,56 @@
+"""The benchmarked configurations: which app module, what it is, how to check it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["baseline", "ours", "peer", "reference"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """One configuration of the benchmark route."""
+
+    name: str
+    module: str
+    label: str
+    role: Role
+    traces: bool = False
+    """Needs the OTLP sink, and must prove a span is recording before it is measured."""
+
+    @property
+    def target(self) -> str:
+        """The ``module:attr`` uvicorn serves."""
+        return f"{self.module}:app"
+
+
+CONFIGS: tuple[Config, ...] = (
+    Config("bare", "bench.apps.bare", "bare FastAPI", "baseline"),
+    Config("ours", "bench.apps.ours", "fastapi_sentient (default install)", "ours"),
+    Config(
+        "ours_tracing",
+        "bench.apps.ours_tracing",
+        "fastapi_sentient + tracing (100 % sampled)",
+        "ours",
+        traces=True,
+    ),
+    Config("pfi", "bench.apps.pfi", "prometheus-fastapi-instrumentator", "peer"),
+    Config("starlette_exporter", "bench.apps.starlette_exporter", "starlette-exporter", "peer"),
+    Config("otel", "bench.apps.otel", "OpenTelemetry FastAPI instrumentation", "peer", traces=True),
+    Config("minimal", "bench.apps.minimal", "minimal pure-ASGI counter + histogram", "reference"),
+)
+
+BY_NAME = {config.name: config for config in CONFIGS}
+
+
+def select(names: list[str] | None) -> list[Config]:
+    """The named configurations in canonical order; ``bare`` is always included."""
+    if not names:
+        return list(CONFIGS)
+    unknown = sorted(set(names) - BY_NAME.keys())
+    if unknown:
+        known = ", ".join(BY_NAME)
+        raise SystemExit(f"unknown configuration(s) {', '.join(unknown)}; known: {known}")
+    wanted = {"bare", *names}
+    return [config for config in CONFIGS if config.name in wanted]

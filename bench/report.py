@@ -1,0 +1,421 @@
+"""Render ``docs/performance.md`` from a results file.
+
+``python -m bench.report [results.json]`` re-renders without measuring again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.procs import ROOT
+from bench.targets import evaluate
+
+DOC = ROOT / "docs" / "performance.md"
+FULL = ROOT / "bench" / "results" / "full.json"
+
+COMMANDS = [
+    "make bench                      # everything, ~6–10 min on 2 cores; writes bench/results/full.json and this page",
+    "python -m bench --quick         # smoke run (< 1 min); writes bench/results/quick.json",
+    "python -m bench --only inprocess,uvicorn --configs ours,pfi   # a subset, to bench/results/partial.json",
+    "python -m bench.report          # re-render this page from bench/results/full.json",
+]
+
+FINDINGS_PATH = Path(__file__).with_name("findings.md")
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _unavailable(section: dict[str, Any] | None) -> str | None:
+    if section is None:
+        return "not run"
+    if section.get("available") is False:
+        return f"not available: {section.get('reason') or section.get('error')}"
+    return None
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    rows = []
+    for row in evaluate(results):
+        met = {True: "✅ met", False: "❌ missed", None: "– not measured"}[row["met"]]
+        value = "–" if row["value"] is None else f"{row['value']:g} {row['unit']}".strip()
+        rows.append((row["target"], row["bound"], value, met))
+    return ["## Targets", "", *_table(("target", "bound", "measured", ""), rows)]
+
+
+def _machine(results: dict[str, Any]) -> list[str]:
+    m = results["machine"]
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
+    tools = "; ".join(f"{v}" for v in m["tools"].values() if v) or "–"
+    rows = [
+        ("date (UTC)", m["date"]),
+        ("mode", results["mode"]),
+        (
+            "commit",
+            f"{m['git']['commit']}"
+            + (" + uncommitted package changes" if m["git"]["package_modified"] else ""),
+        ),
+        ("CPU", f"{m['nproc']} × {m['cpu_model']}"),
+        ("memory", f"{m['memory_gb']} GB"),
+        ("OS", m["os"]),
+        ("Python", m["python"]),
+        ("packages", packages),
+        ("tools", tools),
+        (
+            "load average (1/5/15 min) at start → end",
+            f"{m['load_average_at_start']} → {results.get('load_average_at_end')}",
+        ),
+        ("wall time of the run", f"{results.get('elapsed_s', 0):.0f} s"),
+    ]
+    return ["## Machine", "", *_table(("", ""), rows)]
+
+
+def _inprocess(section: dict[str, Any] | None) -> list[str]:
+    out = ["## Request overhead, in-process", ""]
+    if (reason := _unavailable(section)) is not None:
+        return [*out, reason, ""]
+    assert section is not None
+    out += [
+        f"{section['method']}. {section['rounds']} rounds × {section['requests_per_round']} "
+        f"requests after {section['warmup_requests']} warm-up requests. *µs/request* is process "
+        "CPU time; *wall* is elapsed time (noisier when other work shares the cores).",
+        "",
+    ]
+    rows = []
+    for entry in section["configs"].values():
+        if not entry.get("available"):
+            rows.append((entry["label"], "not available", "", "", "", entry.get("reason", "")))
+            continue
+        rows.append(
+            (
+                entry["label"],
+                _fmt(entry.get("median_us")),
+                _fmt(entry.get("added_us")),
+                _fmt(entry.get("wall_median_us")),
+                _fmt(entry.get("wall_added_us")),
+                f"{entry['errors']} errors" if entry["errors"] else "",
+            )
+        )
+    out += _table(("configuration", "µs/request", "added µs", "wall µs", "wall added µs", ""), rows)
+    ratio = section.get("ours_added_over_pfi_added")
+    if ratio is not None:
+        out += [
+            f"Default install's added cost = **{ratio:g} ×** prometheus-fastapi-instrumentator's "
+            "in the same run.",
+            "",
+        ]
+    return out
+
+
+def _uvicorn(section: dict[str, Any] | None) -> list[str]:
+    out = ["## Throughput behind uvicorn", ""]
+    if (reason := _unavailable(section)) is not None:
+        return [*out, reason, ""]
+    assert section is not None
+    out += [f"{section['method']}; {section['rounds']} rounds.", ""]
+    rows: list[tuple[str, ...]] = []
+    for entry in section["configs"].values():
+        if not entry.get("available"):
+            reason = (entry.get("reason") or "").splitlines()[0]
+            rows.append((entry["label"], "not available", *[""] * 5, reason))
+            continue
+        rows.append(
+            (
+                entry["label"],
+                _fmt(entry.get("median_rps"), 0),
+                f"{_fmt(entry.get('median_ratio_to_bare'), 3)} ×",
+                _fmt(entry.get("median_server_cpu_us_per_request"), 0),
+                f"{_fmt(entry.get('cpu_ratio_to_bare'), 3)} ×",
+                _fmt(entry.get("median_latency_p50_ms"), 2),
+                _fmt(entry.get("median_latency_p99_ms"), 2),
+                f"{entry['errors']} errors" if entry["errors"] else "",
+            )
+        )
+    out += _table(
+        (
+            "configuration",
+            "req/s",
+            "vs bare",
+            "server CPU µs/req",
+            "bare CPU ÷ this",
+            "p50 ms",
+            "p99 ms",
+            "",
+        ),
+        rows,
+    )
+    return [
+        *out,
+        "*bare CPU ÷ this* is the throughput ratio the server's CPU use predicts; it is "
+        "insensitive to other processes taking turns on the cores, so when it and *vs bare* "
+        "disagree the machine was busy.",
+        "",
+    ]
+
+
+def _rss(section: dict[str, Any] | None) -> list[str]:
+    out = ["## Memory", ""]
+    if (reason := _unavailable(section)) is not None:
+        return [*out, reason, ""]
+    assert section is not None
+    rows = [
+        (name, _fmt(e.get("startup_mb")), _fmt(e.get("after_load_mb")), _fmt(e.get("added_mb")))
+        for name, e in ((e["label"], e) for e in section["configs"].values())
+    ]
+    return [
+        *out,
+        f"{section['method']}.",
+        "",
+        *_table(
+            ("configuration", "RSS after startup MB", "RSS after load MB", "added vs bare MB"), rows
+        ),
+    ]
+
+
+def _probes(section: dict[str, Any] | None) -> list[str]:
+    out = ["## Probe latency under load", ""]
+    if (reason := _unavailable(section)) is not None:
+        return [*out, reason, ""]
+    assert section is not None
+    rows = []
+    for phase in ("idle", "under_load"):
+        for path, s in section[phase].items():
+            rows.append(
+                (
+                    phase.replace("_", " "),
+                    path,
+                    s["samples"],
+                    s["failures"],
+                    _fmt(s["p50_ms"], 2),
+                    _fmt(s["p90_ms"], 2),
+                    _fmt(s["p99_ms"], 2),
+                    _fmt(s["max_ms"], 2),
+                )
+            )
+    load = section["load"]
+    return [
+        *out,
+        f"{section['method']} ({load['rps']:.0f} req/s sustained, benchmark-route p99 "
+        f"{_fmt(load['latency_p99_ms'], 1)} ms).",
+        "",
+        *_table(
+            ("phase", "probe", "samples", "failures", "p50 ms", "p90 ms", "p99 ms", "max ms"), rows
+        ),
+    ]
+
+
+def _scale(section: dict[str, Any] | None) -> list[str]:
+    out = ["## /metrics at scale", ""]
+    if (reason := _unavailable(section)) is not None:
+        return [*out, reason, ""]
+    assert section is not None
+    rows = []
+    for size in section["sizes"]:
+        for fmt in ("text", "openmetrics_gzip"):
+            s = size[fmt]
+            rows.append(
+                (
+                    s["series"],
+                    fmt.replace("_", " + "),
+                    f"{s['bytes']:,}",
+                    f"{s['uncompressed_bytes']:,}",
+                    _fmt(s["median_ms"], 1),
+                    _fmt(s["p90_ms"], 1),
+                    _fmt(s["max_ms"], 1),
+                )
+            )
+    return [
+        *out,
+        f"{section['method']}.",
+        "",
+        *_table(
+            (
+                "series",
+                "format",
+                "bytes sent",
+                "bytes uncompressed",
+                "median ms",
+                "p90 ms",
+                "max ms",
+            ),
+            rows,
+        ),
+    ]
+
+
+def _failover(section: dict[str, Any] | None) -> list[str]:
+    out = ["## Leader failover", ""]
+    if section is not None and section.get("timings"):
+        t = section["timings"]
+        out += [
+            f"Lease {t['lease_ttl']:g} s, renew deadline {t['renew_deadline']:g} s, retry period "
+            f"{t['retry_period']:g} s, call timeout {t['call_timeout']:g} s → bound {section['bound_s']:g} s.",
+            "",
+        ]
+    if (reason := _unavailable(section)) is not None:
+        return [*out, reason, ""]
+    assert section is not None
+    rows = [
+        (
+            r["signal"],
+            _fmt(r.get("failover_s"), 3),
+            r.get("old_epoch"),
+            r.get("new_epoch"),
+            r.get("error", ""),
+        )
+        for r in section["rounds"]
+    ]
+    return [
+        *out,
+        f"{section['method']}.",
+        "",
+        *_table(("leader killed with", "takeover after s", "old epoch", "new epoch", ""), rows),
+    ]
+
+
+def _drain(section: dict[str, Any] | None) -> list[str]:
+    out = ["## Drain", ""]
+    if (reason := _unavailable(section)) is not None:
+        return [*out, reason, ""]
+    assert section is not None
+    rows = [
+        (
+            r["in_flight"],
+            _fmt(r["hold_s"], 2),
+            f"{r['completed_200']}/{r['in_flight']}",
+            _fmt(r["last_response_after_signal_s"], 3),
+            _fmt(r["exit_after_signal_s"], 3),
+            _fmt(r["exit_after_last_response_s"], 3),
+        )
+        for r in section["rows"]
+    ]
+    return [
+        *out,
+        f"{section['method']}.",
+        "",
+        *_table(
+            (
+                "in flight",
+                "each held s",
+                "answered 200",
+                "last response after SIGTERM s",
+                "exit after SIGTERM s",
+                "exit after last response s",
+            ),
+            rows,
+        ),
+    ]
+
+
+def _profile(section: dict[str, Any] | None) -> list[str]:
+    out = ["## Profile of the request path", ""]
+    if (reason := _unavailable(section)) is not None:
+        return [*out, reason, ""]
+    assert section is not None
+    out += [
+        f"{section['method']}: bare {_fmt(section['bare']['profiled_us_per_request'])} µs, "
+        f"default install {_fmt(section['ours']['profiled_us_per_request'])} µs.",
+        "",
+        "Our code and prometheus_client, by self time:",
+        "",
+    ]
+    rows = [
+        (
+            f"`{r['function']}`",
+            _fmt(r["calls_per_request"], 0),
+            _fmt(r["self_us"], 2),
+            _fmt(r["cumulative_us"], 2),
+        )
+        for r in section["ours"]["ours_by_self_time"]
+    ]
+    out += _table(("function", "calls/request", "self µs", "cumulative µs"), rows)
+    if FINDINGS_PATH.exists():
+        out += [FINDINGS_PATH.read_text().strip(), ""]
+    return out
+
+
+def render(results: dict[str, Any]) -> str:
+    """The whole page."""
+    m = results["machine"]
+    busy = (m.get("load_average_at_start") or [0])[0] >= 0.5
+    lines = [
+        "# Performance",
+        "",
+        "<!-- generated by `python -m bench.report` from bench/results/full.json; edit bench/report.py -->",
+        "",
+        "fastapi_sentient side by side with bare FastAPI, prometheus-fastapi-instrumentator, "
+        "starlette-exporter and OpenTelemetry's FastAPI instrumentation, on the same route "
+        "(`GET /api/v1/items/{item_id}`, two levels of `include_router` prefixes), measured in one "
+        "run on one machine. Ratios are taken within a round, so they hold better than the absolute "
+        "figures, which depend on the machine.",
+        "",
+    ]
+    if busy:
+        lines += [
+            "> **Preliminary:** other work was running on the machine during this run "
+            f"(load average {m['load_average_at_start']} at start). Ratios within a round "
+            "remain comparable; absolute figures are pessimistic.",
+            "",
+        ]
+    for part in (
+        _targets(results),
+        _machine(results),
+        _inprocess(results.get("inprocess")),
+        _uvicorn(results.get("uvicorn")),
+        _rss(results.get("rss")),
+        _probes(results.get("probes")),
+        _scale(results.get("metrics_scale")),
+        _failover(results.get("failover")),
+        _drain(results.get("drain")),
+        _profile(results.get("profile")),
+    ):
+        lines += part
+    lines += ["## How the configurations are set up", ""]
+    lines += [
+        f"- **{row['label']}** — `{row['module']}`" for row in results.get("configurations", [])
+    ]
+    lines += [
+        "",
+        "Every configuration is a small module in `bench/apps/`; read them to see exactly "
+        "what was installed. Tracing configurations export OTLP/HTTP to a local sink that "
+        "discards what it receives; in-process runs flush exporters after each timed batch "
+        "(export cost shows up in the uvicorn figures, where it shares the process).",
+        "",
+    ]
+    lines += ["## Reproduce", "", "```sh", *COMMANDS, "```", ""]
+    return "\n".join(lines)
+
+
+def write(results: dict[str, Any], path: Path = DOC) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(results))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("results", nargs="?", type=Path, default=FULL)
+    parser.add_argument("--out", type=Path, default=DOC)
+    args = parser.parse_args()
+    print(write(json.loads(args.results.read_text()), args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The project's performance targets, checked against one run's results.
+
+A target whose measurement is missing (a feature not built yet, a section not
+run) is reported as ``None`` — neither met nor missed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _get(results: dict[str, Any], *path: str) -> Any:
+    node: Any = results
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _scale_ms(results: dict[str, Any], series: int) -> float | None:
+    for size in _get(results, "metrics_scale", "sizes") or []:
+        if size.get("target_series") == series:
+            value = size.get("text", {}).get("median_ms")
+            return float(value) if value is not None else None
+    return None
+
+
+def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per target: what, the bound, the measured value, met or not."""
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, bound: str, value: float | None, met: bool | None, unit: str = "") -> None:
+        rows.append({"target": name, "bound": bound, "value": value, "unit": unit, "met": met})
+
+    ratio = _get(results, "inprocess", "ours_added_over_pfi_added")
+    add(
+        "default install: added µs/request vs prometheus-fastapi-instrumentator",
+        "≤ 0.25 ×",
+        ratio,
+        None if ratio is None else ratio <= 0.25,
+        "×",
+    )
+    ours = _get(results, "uvicorn", "configs", "ours", "median_ratio_to_bare")
+    add(
+        "default install: throughput behind uvicorn vs bare",
+        "≥ 0.92 ×",
+        ours,
+        None if ours is None else ours >= 0.92,
+        "×",
+    )
+    tracing = _get(results, "uvicorn", "configs", "ours_tracing", "median_ratio_to_bare")
+    add(
+        "tracing on (100 %): throughput behind uvicorn vs bare",
+        "≥ 0.55 ×",
+        tracing,
+        None if tracing is None else tracing >= 0.55,
+        "×",
+    )
+    ready = _get(results, "probes", "under_load", "/ready", "p99_ms")
+    add("/ready p99 under load", "< 5 ms", ready, None if ready is None else ready < 5.0, "ms")
+    scrape = _scale_ms(results, 10000)
+    add(
+        "/metrics scrape with 10k series (text, median)",
+        "< 100 ms",
+        scrape,
+        None if scrape is None else scrape < 100.0,
+        "ms",
+    )
+    failover = _get(results, "failover", "crash_max_s")
+    bound = _get(results, "failover", "bound_s")
+    add(
+        "leader failover after a crash (worst round)",
+        f"≤ lease + 1.2 × retry + call timeout = {bound} s"
+        if bound
+        else "≤ lease + 1.2 × retry + call timeout",
+        failover,
+        None if failover is None or bound is None else failover <= bound,
+        "s",
+    )
+    return rows
