@@ -1,26 +1,67 @@
-"""The LLM provider layer (placeholder registry; providers land next)."""
+"""The LLM provider layer: providers over pooled clients, breakers, retries, fallback, metrics.
+
+``sentient.llm`` is an :class:`LLMRegistry`; see ``docs/llm.md``.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fastapi_sentient.llm.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from fastapi_sentient.llm.errors import (
+    AllTargetsFailedError,
+    CircuitOpenError,
+    ConcurrencyLimitError,
+    NoProviderError,
+    PoolExhaustedError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    RetryBudgetExhaustedError,
+    ThrottledError,
+)
+from fastapi_sentient.llm.outcome import Outcome, classify
+from fastapi_sentient.llm.pricing import DEFAULT_PRICES, PriceTable
+from fastapi_sentient.llm.provider import Provider
+from fastapi_sentient.llm.providers.base import ProviderAdapter
+from fastapi_sentient.llm.registry import LLMRegistry
+from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
+from fastapi_sentient.llm.stream import LLMStream
+from fastapi_sentient.llm.types import LLMRequest, LLMResult, Message, Usage
+
 if TYPE_CHECKING:
     from fastapi_sentient.sentient import Sentient
 
-
-class LLMRegistry:
-    """Configured LLM providers."""
-
-    name = "llm"
-
-    def __init__(self, sentient: Sentient) -> None:
-        self._sentient = sentient
-
-    async def start(self) -> None:
-        """Open provider clients and register their health checks."""
-
-    async def stop(self) -> None:
-        """Close provider clients."""
+__all__ = [
+    "DEFAULT_PRICES",
+    "AllTargetsFailedError",
+    "BreakerConfig",
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "ConcurrencyLimitError",
+    "LLMRegistry",
+    "LLMRequest",
+    "LLMResult",
+    "LLMStream",
+    "Message",
+    "NoProviderError",
+    "Outcome",
+    "PoolExhaustedError",
+    "PriceTable",
+    "Provider",
+    "ProviderAdapter",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "RetryBudget",
+    "RetryBudgetExhaustedError",
+    "RetryPolicy",
+    "ThrottledError",
+    "Usage",
+    "build_llm",
+    "classify",
+]
 
 
 def build_llm(sentient: Sentient) -> LLMRegistry:

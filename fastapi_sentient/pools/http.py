@@ -1,13 +1,253 @@
-"""Per-provider HTTP pools (``httpx2.AsyncClient``) registered from settings."""
+"""Per-provider HTTP pools: one ``httpx2.AsyncClient`` per LLM provider.
+
+Each client has explicit limits and timeouts (never the SDKs' silent 1000
+connections / 600 s), the provider's auth headers (from ``SENTIENT_LLM_PROVIDERS``
+or ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY``) and a metered transport, so it is
+both what our LLM layer sends through and what the official SDKs accept as
+``http_client``::
+
+    client = sentient.pools.http("openai")
+    sdk = openai.AsyncOpenAI(http_client=client, max_retries=0, api_key=..., base_url=...)
+
+Health is ``GET models`` — free on OpenAI-compatible servers and Anthropic — and
+its answer is cached for ``probe_ttl`` so the pool check and the LLM providers
+check share one request per interval.  Routes reach a client with the
+``http_client("openai")`` dependency.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from fastapi_sentient.exceptions import NotStartedError, PoolError
+from fastapi_sentient.pools.base import PoolMetrics, PoolResizeError, PoolStats
+from fastapi_sentient.pools.http_transport import MeteredTransport
 
 if TYPE_CHECKING:
     from fastapi_sentient.pools.registry import PoolRegistry
     from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.settings import LLMProviderSettings
+
+DEFAULT_BASE_URLS = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com/v1",
+}
+KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+def auth_headers(
+    kind: str, api_key: str | None, anthropic_version: str = ANTHROPIC_VERSION
+) -> dict[str, str]:
+    """The headers a provider of ``kind`` authenticates with."""
+    if kind == "anthropic":
+        headers = {"anthropic-version": anthropic_version}
+        if api_key:
+            headers["x-api-key"] = api_key
+        return headers
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def resolve_api_key(kind: str, configured: str | None) -> str | None:
+    """The configured key, else the vendor's standard variable for ``kind``."""
+    if configured:
+        return configured
+    variable = KEY_VARIABLES.get(kind)
+    return os.environ.get(variable) or None if variable else None
+
+
+class HttpPool:
+    """A provider's pooled ``httpx2.AsyncClient`` (pool kind ``http``)."""
+
+    kind = "http"
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        max_connections: int = 20,
+        max_keepalive_connections: int = 10,
+        keepalive_expiry: float = 30.0,
+        timeout: float = 60.0,
+        connect_timeout: float = 5.0,
+        pool_timeout: float = 5.0,
+        health_path: str = "models",
+        probe_ttl: float = 60.0,
+        required: bool = True,
+        critical: bool = False,
+    ) -> None:
+        self.name = name
+        self.url = base_url
+        self.required = required
+        self.critical = critical
+        self.metrics = PoolMetrics(name, self.kind)
+        self.max_connections = max_connections
+        self.health_path = health_path
+        self.probe_ttl = probe_ttl
+        self._headers = dict(headers or {})
+        self._limits = httpx2.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=min(max_keepalive_connections, max_connections),
+            keepalive_expiry=keepalive_expiry,
+        )
+        self._timeout = httpx2.Timeout(timeout, connect=connect_timeout, pool=pool_timeout)
+        self._client: httpx2.AsyncClient | None = None
+        self._transport: MeteredTransport | None = None
+        self._probe: tuple[float, httpx2.Response] | None = None
+        self._probing: asyncio.Task[httpx2.Response] | None = None
+
+    @property
+    def client(self) -> httpx2.AsyncClient:
+        """The pooled client (between startup and shutdown)."""
+        if self._client is None:
+            msg = f"HTTP pool {self.name!r} is not open; use it inside the app's lifespan"
+            raise NotStartedError(msg)
+        return self._client
+
+    async def open(self) -> None:
+        """Build the client; no I/O, so a provider outage never blocks startup."""
+        if self._client is not None:
+            return
+        self._transport = MeteredTransport(
+            httpx2.AsyncHTTPTransport(limits=self._limits),
+            name=self.name,
+            capacity=self.max_connections,
+            pool_timeout=self._timeout.pool or 5.0,
+            metrics=self.metrics,
+        )
+        self._client = httpx2.AsyncClient(
+            base_url=self.url,
+            headers=self._headers,
+            timeout=self._timeout,
+            transport=self._transport,
+        )
+
+    async def close(self) -> None:
+        """Close the client and every connection."""
+        client, self._client = self._client, None
+        self._probe = None
+        if client is not None:
+            await client.aclose()
+
+    async def probe(self) -> httpx2.Response:
+        """``GET <health_path>``, cached for ``probe_ttl`` and shared by concurrent callers."""
+        cached = self._probe
+        if cached is not None and time.monotonic() - cached[0] < self.probe_ttl:
+            return cached[1]
+        if self._probing is None or self._probing.done():
+            self._probing = asyncio.get_running_loop().create_task(self._fetch_probe())
+        return await asyncio.shield(self._probing)
+
+    async def _fetch_probe(self) -> httpx2.Response:
+        response = await self.client.get(self.health_path)
+        self._probe = (time.monotonic(), response)
+        return response
+
+    async def ping(self) -> None:
+        """The unbilled probe; a 4xx/5xx answer (401 bad key, 404 wrong URL) fails it."""
+        response = await self.probe()
+        if response.status_code >= 400:
+            msg = f"GET {self.health_path} answered {response.status_code}"
+            raise PoolError(msg)
+
+    def stats(self) -> PoolStats:
+        """Connections open/idle from httpcore, callers in use/waiting from the gate."""
+        transport = self._transport
+        if transport is None or self._client is None:
+            size = idle = in_use = 0
+        else:
+            transport.reconcile()
+            size, idle = transport.open_counts()
+            in_use = transport.gate.in_use
+        return PoolStats(
+            name=self.name,
+            kind=self.kind,
+            size=size,
+            max_size=self.max_connections,
+            in_use=in_use,
+            idle=idle,
+            overflow=0,
+            waiting=self.metrics.waiting,
+            created=self.metrics.created,
+            closed=self.metrics.closed,
+            acquire_timeouts=self.metrics.acquire_timeouts,
+        )
+
+    async def recycle(self) -> None:
+        """Drop idle connections; busy ones finish their request and are replaced later."""
+        await self.drain()
+
+    async def drain(self) -> int:
+        """Close idle connections; httpcore drops closed ones on its next pass."""
+        transport = self._transport
+        if transport is None:
+            return 0
+        closing = [c for c in transport.connections() if _idle(c)]
+        for connection in closing:
+            await connection.aclose()
+        transport.reconcile()
+        return len(closing)
+
+    async def resize(self, size: int) -> None:
+        """Change the cap, up to the ``max_connections`` the client was built with."""
+        if not 1 <= size <= self.max_connections:
+            msg = (
+                f"HTTP pool {self.name!r} can be resized within 1..{self.max_connections}; "
+                "raise max_connections in SENTIENT_LLM_PROVIDERS and restart for more"
+            )
+            raise PoolResizeError(msg)
+        if self._transport is not None:
+            self._transport.gate.resize(size)
+
+
+def _idle(connection: Any) -> bool:
+    try:
+        return bool(connection.is_idle())
+    except Exception:
+        return False
+
+
+def pool_from_settings(
+    name: str, provider: LLMProviderSettings, *, probe_ttl: float
+) -> tuple[HttpPool, str | None]:
+    """The pool of one ``SENTIENT_LLM_PROVIDERS`` entry, and its resolved API key."""
+    key = resolve_api_key(
+        provider.kind, provider.api_key.get_secret_value() if provider.api_key else None
+    )
+    headers = {**provider.headers, **auth_headers(provider.kind, key, provider.anthropic_version)}
+    pool = HttpPool(
+        name,
+        provider.base_url or DEFAULT_BASE_URLS[provider.kind],
+        headers=headers,
+        max_connections=provider.max_connections,
+        max_keepalive_connections=provider.max_keepalive_connections,
+        keepalive_expiry=provider.keepalive_expiry,
+        timeout=provider.timeout,
+        connect_timeout=provider.connect_timeout,
+        pool_timeout=provider.pool_timeout,
+        health_path=provider.health_path,
+        probe_ttl=probe_ttl,
+        critical=provider.critical,
+    )
+    return pool, key
 
 
 def register_http_pools(sentient: Sentient, registry: PoolRegistry) -> None:
     """Register one HTTP pool per provider of ``SENTIENT_LLM_PROVIDERS`` (kind ``"http"``)."""
+    ttl = probe_ttl(sentient.settings.llm_health_interval)
+    for name, provider in sentient.settings.llm_providers.items():
+        pool, key = pool_from_settings(name, provider, probe_ttl=ttl)
+        sentient.redact.add(key)
+        registry.register(pool)
+
+
+def probe_ttl(interval: float) -> float:
+    """Cache a probe for just under the LLM health interval, so each run probes once."""
+    return max(interval * 0.9, 0.5)

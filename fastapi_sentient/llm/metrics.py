@@ -1,0 +1,138 @@
+"""The LLM layer's instruments: the seed's ``llm_*`` metrics and the OTel GenAI histograms.
+
+One sample per *attempt*: a call retried three times is three requests to the
+provider, and that is what capacity planning and the provider's bill see.
+Model labels are bounded by the caller (:meth:`Provider.model_label`): a model
+the provider does not list in its configuration is recorded as ``other`` (a typo'd or user-chosen model name must
+not mint a new series).  The GenAI histograms use the names, attribute names and
+bucket boundaries of the OpenTelemetry GenAI semantic conventions, translated to
+Prometheus (dots → underscores, ``s`` → ``_seconds``).
+"""
+
+from __future__ import annotations
+
+from fastapi_sentient.llm.types import Usage
+from fastapi_sentient.metrics.registry import Metrics
+
+OTHER = "other"
+
+#: ``gen_ai.client.token.usage`` boundaries from the semantic conventions.
+TOKEN_BUCKETS: tuple[float, ...] = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576,
+    4194304, 16777216, 67108864,
+)  # fmt: skip
+#: ``gen_ai.client.operation.duration`` boundaries from the semantic conventions.
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+#: Time-to-first-token boundaries (the conventions' server-side TTFT list).
+TTFT_BUCKETS: tuple[float, ...] = (
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+#: The seed's ``llm_request_duration_seconds`` buckets, with the long tail of agents.
+REQUEST_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
+
+_GENAI = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "server_address")
+
+
+class LLMMetrics:
+    """Records calls, tokens, cost, time to first token, fallbacks and retries."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.requests = metrics.counter(
+            "llm_requests_total",
+            "LLM provider attempts by outcome (success, error, client_error, throttled, "
+            "timeout, circuit_open, rejected, cancelled).",
+            ("provider", "model", "status"),
+        )
+        self.duration = metrics.histogram(
+            "llm_request_duration_seconds",
+            "Duration of LLM provider attempts, seconds.",
+            ("provider", "model"),
+            buckets=REQUEST_BUCKETS,
+        )
+        self.tokens = metrics.counter(
+            "llm_tokens_consumed_total",
+            "Tokens consumed by LLM calls, by type (input, output).",
+            ("provider", "model", "type"),
+        )
+        self.cost = metrics.counter(
+            "llm_cost_usd_total",
+            "Cost of LLM calls in USD, from the configured price table.",
+            ("provider", "model"),
+        )
+        self.ttft = metrics.histogram(
+            "llm_time_to_first_token_seconds",
+            "Time from sending a streamed LLM request to its first text chunk, seconds.",
+            ("provider", "model"),
+            buckets=TTFT_BUCKETS,
+        )
+        self.retries = metrics.counter(
+            "llm_retries_total",
+            "Retries of LLM calls, by the error that caused them.",
+            ("provider", "model", "reason"),
+        )
+        self.budget_exhausted = metrics.counter(
+            "llm_retry_budget_exhausted_total",
+            "Retries refused because retries exceeded their share of calls.",
+            ("provider",),
+        )
+        self.fallbacks = metrics.counter(
+            "llm_fallbacks_total",
+            "Targets of a fallback route skipped or failed, by reason.",
+            ("route", "provider", "model", "reason"),
+        )
+        self.served = metrics.counter(
+            "llm_route_served_total",
+            "Calls to a fallback route by the target that served them.",
+            ("route", "provider", "model"),
+        )
+        self.genai_tokens = metrics.histogram(
+            "gen_ai_client_token_usage",
+            "OpenTelemetry gen_ai.client.token.usage: tokens per operation.",
+            (*_GENAI, "gen_ai_token_type"),
+            buckets=TOKEN_BUCKETS,
+        )
+        self.genai_duration = metrics.histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "OpenTelemetry gen_ai.client.operation.duration: duration of a GenAI operation.",
+            (*_GENAI, "error_type"),
+            buckets=DURATION_BUCKETS,
+        )
+
+    def attempt(
+        self,
+        *,
+        provider: str,
+        kind: str,
+        server: str,
+        model: str,
+        status: str,
+        duration: float | None,
+        error_type: str = "",
+        usage: Usage | None = None,
+        cost: float = 0.0,
+    ) -> None:
+        """Record one attempt; ``model`` is already bounded, ``duration`` None: never sent."""
+        label = model
+        self.requests.labels(provider, label, status).inc()
+        if duration is None:
+            return
+        self.duration.labels(provider, label).observe(duration)
+        genai = ("chat", kind, label, server)
+        self.genai_duration.labels(*genai, error_type).observe(duration)
+        if usage is None:
+            return
+        self.tokens.labels(provider, label, "input").inc(usage.input_tokens)
+        self.tokens.labels(provider, label, "output").inc(usage.output_tokens)
+        self.genai_tokens.labels(*genai, "input").observe(usage.input_tokens)
+        self.genai_tokens.labels(*genai, "output").observe(usage.output_tokens)
+        self.cost.labels(provider, label).inc(max(cost, 0.0))
+
+    def first_token(self, provider: str, model: str, seconds: float) -> None:
+        """Record a stream's time to first token."""
+        self.ttft.labels(provider, model).observe(seconds)
+
+    def retry(self, provider: str, model: str, reason: str) -> None:
+        """Record a retry."""
+        self.retries.labels(provider, model, reason).inc()

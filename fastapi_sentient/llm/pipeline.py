@@ -1,0 +1,360 @@
+"""How one LLM call runs: concurrency limit → total deadline → fallback → retry → breaker → attempt.
+
+The order is the one Polly and resilience4j settled on.  The concurrency limit
+is outermost so a queue of callers never eats into anyone's deadline; the
+breaker sits *inside* the retry loop so every attempt is one breaker sample and
+a retry is rejected at once when the circuit has opened meanwhile; an
+open-circuit rejection is never retried (the next fallback target serves
+instead).  The per-attempt timeout is the provider's timeout, cut to what is
+left of the deadline, so the attempt — not the deadline — reports the timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx2
+
+from fastapi_sentient.exceptions import LLMError
+from fastapi_sentient.llm.breaker import BreakerConfig, CircuitBreaker, Permit, TransitionListener
+from fastapi_sentient.llm.errors import (
+    AllTargetsFailedError,
+    ConcurrencyLimitError,
+    PoolExhaustedError,
+    ProviderTimeoutError,
+)
+from fastapi_sentient.llm.metrics import LLMMetrics
+from fastapi_sentient.llm.outcome import SUCCESS, Classification, Outcome, classify
+from fastapi_sentient.llm.provider import Provider
+from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
+from fastapi_sentient.llm.streaming import OpenStream, open_stream
+from fastapi_sentient.llm.types import Completion, LLMRequest, LLMResult, StreamEvent, Usage
+from fastapi_sentient.pools.http_transport import Gate
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One provider and the model to ask it for."""
+
+    provider: Provider
+    model: str
+
+
+Operation = Callable[[Target], Awaitable[Completion]]
+
+
+def adapter_operation(request: LLMRequest, redact: Callable[[str], str]) -> Operation:
+    """One attempt of ``request`` through the target provider's wire adapter."""
+
+    async def complete(target: Target) -> Completion:
+        provider = target.provider
+        return await provider.adapter.complete(
+            provider.client(),
+            dataclasses.replace(request, model=target.model),
+            provider=provider.name,
+            redact=redact,
+        )
+
+    return complete
+
+
+class Pipeline:
+    """Runs calls and streams against targets, with every resilience layer."""
+
+    def __init__(
+        self,
+        *,
+        metrics: LLMMetrics,
+        policy: RetryPolicy,
+        breaker_config: BreakerConfig,
+        deadline: float,
+        max_concurrency: int,
+        queue_timeout: float,
+        budget: Callable[[], RetryBudget],
+        redact: Callable[[str], str],
+        on_transition: TransitionListener,
+    ) -> None:
+        self.metrics = metrics
+        self.policy = policy
+        self.breaker_config = breaker_config
+        self.deadline = deadline
+        self.queue_timeout = queue_timeout
+        self.redact = redact
+        self._slots = Gate(max_concurrency)
+        self._budget_factory = budget
+        self._budgets: dict[str, RetryBudget] = {}
+        self._on_transition = on_transition
+
+    def breaker(self, target: Target) -> CircuitBreaker:
+        """The breaker guarding ``target``."""
+        return target.provider.breaker(target.model, self.breaker_config, self._on_transition)
+
+    def _budget(self, provider: str) -> RetryBudget:
+        budget = self._budgets.get(provider)
+        if budget is None:
+            budget = self._budgets[provider] = self._budget_factory()
+        return budget
+
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        try:
+            await self._slots.acquire(self.queue_timeout)
+        except TimeoutError:
+            msg = (
+                f"{self._slots.in_use} LLM calls already in flight; none finished within "
+                f"{self.queue_timeout:g}s (SENTIENT_LLM_MAX_CONCURRENCY, SENTIENT_LLM_QUEUE_TIMEOUT)"
+            )
+            raise ConcurrencyLimitError(msg) from None
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    # --- whole answers ----------------------------------------------------------------------
+
+    async def call(
+        self, targets: list[Target], operation: Operation, route: str | None
+    ) -> LLMResult:
+        """The answer of the first target that serves, in order.
+
+        ``operation(target)`` performs one attempt against ``target``: an adapter's
+        ``complete`` for our own calls, an official SDK call for the SDK wrapper.
+        """
+        async with self._slot():
+            deadline_at = time.monotonic() + self.deadline
+            errors: list[LLMError] = []
+            for index, target in enumerate(targets):
+                try:
+                    result = await self._with_retries(target, operation, deadline_at)
+                except LLMError as exc:
+                    errors.append(exc)
+                    self._fell_back(route, target, exc, last=index == len(targets) - 1)
+                    continue
+                self._served(route, target)
+                return result
+            raise _final(route, errors)
+
+    async def _with_retries(
+        self, target: Target, operation: Operation, deadline_at: float
+    ) -> LLMResult:
+        budget = self._budget(target.provider.name)
+        budget.deposit()
+        attempt = 0
+        started = time.perf_counter()
+        while True:
+            attempt += 1
+            try:
+                result = await self._attempt(target, operation, deadline_at)
+            except LLMError as exc:
+                await self._before_retry(target, exc, attempt, deadline_at, budget)
+                continue
+            result.attempts = attempt
+            result.duration = time.perf_counter() - started
+            return result
+
+    async def _before_retry(
+        self,
+        target: Target,
+        exc: LLMError,
+        attempt: int,
+        deadline_at: float,
+        budget: RetryBudget,
+    ) -> None:
+        """Sleep before the next attempt, or re-raise ``exc`` when no retry is due."""
+        verdict = classify(exc)
+        if not verdict.retryable or attempt >= self.policy.attempts:
+            raise exc
+        delay = self.policy.delay(attempt, verdict.retry_after)
+        if delay is None or delay >= deadline_at - time.monotonic():
+            raise exc
+        if not budget.try_withdraw():
+            self.metrics.budget_exhausted.labels(target.provider.name).inc()
+            raise exc
+        label = target.provider.model_label(target.model)
+        self.metrics.retry(target.provider.name, label, verdict.error_type)
+        await asyncio.sleep(delay)
+
+    def _admit(self, target: Target) -> tuple[CircuitBreaker, Permit]:
+        breaker = self.breaker(target)
+        try:
+            return breaker, breaker.acquire()
+        except LLMError as exc:
+            self._record(target, classify(exc), None)
+            raise
+
+    async def _attempt(self, target: Target, operation: Operation, deadline_at: float) -> LLMResult:
+        provider = target.provider
+        breaker, permit = self._admit(target)
+        limit = max(min(provider.attempt_timeout, deadline_at - time.monotonic()), 0.001)
+        started = time.perf_counter()
+        scope = asyncio.timeout(limit)
+        try:
+            async with scope:
+                completion = await operation(target)
+        except BaseException as exc:
+            raise self._failed(target, breaker, permit, exc, started, scope, limit) from None
+        elapsed = time.perf_counter() - started
+        breaker.record(permit, Outcome.SUCCESS, elapsed)
+        cost = provider.prices.cost(target.model, completion.usage)
+        self._record(target, SUCCESS, elapsed, completion.usage, cost)
+        return LLMResult(
+            text=completion.text,
+            usage=completion.usage,
+            cost_usd=cost,
+            provider=provider.name,
+            model=target.model,
+            response_model=completion.response_model,
+            finish_reason=completion.finish_reason,
+            raw=completion.raw,
+        )
+
+    # --- streams ----------------------------------------------------------------------------
+
+    async def stream(
+        self, targets: list[Target], request: LLMRequest, route: str | None
+    ) -> AsyncGenerator[tuple[Target, StreamEvent]]:
+        """Events of the first target whose stream opens; the deadline covers the first token."""
+        async with self._slot():
+            deadline_at = time.monotonic() + self.deadline
+            errors: list[LLMError] = []
+            opened: OpenStream | None = None
+            for index, target in enumerate(targets):
+                try:
+                    opened = await self._open_with_retries(target, request, deadline_at)
+                except LLMError as exc:
+                    errors.append(exc)
+                    self._fell_back(route, target, exc, last=index == len(targets) - 1)
+                    continue
+                self._served(route, target)
+                break
+            if opened is None:
+                raise _final(route, errors)
+            async with aclosing(self._drain(opened)) as events:
+                async for event in events:
+                    yield opened.target, event
+
+    async def _open_with_retries(
+        self, target: Target, request: LLMRequest, deadline_at: float
+    ) -> OpenStream:
+        request = dataclasses.replace(request, model=target.model)
+        budget = self._budget(target.provider.name)
+        budget.deposit()
+        attempt = 0
+        while True:
+            attempt += 1
+            breaker, permit = self._admit(target)
+            limit = max(min(target.provider.attempt_timeout, deadline_at - time.monotonic()), 0.001)
+            started = time.perf_counter()
+            scope = asyncio.timeout(limit)
+            try:
+                async with scope:
+                    opened = await open_stream(target, request, self.redact)
+            except BaseException as exc:
+                failure = self._failed(target, breaker, permit, exc, started, scope, limit)
+                if not isinstance(failure, LLMError):
+                    raise failure from None
+                await self._before_retry(target, failure, attempt, deadline_at, budget)
+                continue
+            opened.breaker, opened.permit, opened.started = breaker, permit, started
+            return opened
+
+    async def _drain(self, opened: OpenStream) -> AsyncGenerator[StreamEvent]:
+        target = opened.target
+        assert opened.breaker is not None
+        assert opened.permit is not None
+        try:
+            async with aclosing(opened.events()) as events:
+                async for event in events:
+                    if opened.first_text_at is not None and not opened.ttft_recorded:
+                        opened.ttft_recorded = True
+                        self.metrics.first_token(
+                            target.provider.name,
+                            target.provider.model_label(target.model),
+                            opened.first_text_at - opened.started,
+                        )
+                    yield event
+        except BaseException as exc:
+            verdict = classify(asyncio.CancelledError() if isinstance(exc, GeneratorExit) else exc)
+            elapsed = time.perf_counter() - opened.started
+            opened.breaker.record(opened.permit, verdict.outcome, elapsed)
+            self._record(target, verdict, elapsed)
+            raise
+        finally:
+            await opened.aclose()
+        elapsed = time.perf_counter() - opened.started
+        opened.breaker.record(opened.permit, Outcome.SUCCESS, elapsed)
+        usage = opened.usage
+        cost = target.provider.prices.cost(target.model, usage)
+        opened.cost = cost
+        self._record(target, SUCCESS, elapsed, usage, cost)
+
+    # --- bookkeeping ------------------------------------------------------------------------
+
+    def _failed(
+        self,
+        target: Target,
+        breaker: CircuitBreaker,
+        permit: Permit,
+        exc: BaseException,
+        started: float,
+        scope: asyncio.Timeout,
+        limit: float,
+    ) -> BaseException:
+        """Record a failed attempt; return the exception to raise in its place."""
+        name = target.provider.name
+        elapsed = time.perf_counter() - started
+        error: BaseException = exc
+        if isinstance(exc, TimeoutError) and scope.expired():
+            msg = f"{name} did not answer within {limit:.2f}s"
+            error = ProviderTimeoutError(msg, provider=name, model=target.model)
+        elif isinstance(exc, httpx2.PoolTimeout):
+            error = PoolExhaustedError(self.redact(str(exc)), provider=name, model=target.model)
+        verdict = classify(error)
+        breaker.record(permit, verdict.outcome, elapsed)
+        if verdict.outcome == Outcome.THROTTLED and verdict.retry_after:
+            breaker.throttle(min(verdict.retry_after, self.policy.retry_after_cap))
+        self._record(target, verdict, elapsed)
+        return error
+
+    def _record(
+        self,
+        target: Target,
+        verdict: Classification,
+        duration: float | None,
+        usage: Usage | None = None,
+        cost: float = 0.0,
+    ) -> None:
+        provider = target.provider
+        self.metrics.attempt(
+            provider=provider.name,
+            kind=provider.adapter.kind,
+            server=provider.server_address,
+            model=provider.model_label(target.model),
+            status=verdict.status,
+            duration=duration,
+            error_type=verdict.error_type,
+            usage=usage,
+            cost=cost,
+        )
+
+    def _fell_back(self, route: str | None, target: Target, exc: LLMError, *, last: bool) -> None:
+        if route is not None and not last:
+            label = target.provider.model_label(target.model)
+            reason = classify(exc).status
+            self.metrics.fallbacks.labels(route, target.provider.name, label, reason).inc()
+
+    def _served(self, route: str | None, target: Target) -> None:
+        if route is not None:
+            label = target.provider.model_label(target.model)
+            self.metrics.served.labels(route, target.provider.name, label).inc()
+
+
+def _final(route: str | None, errors: list[LLMError]) -> LLMError:
+    if len(errors) == 1:
+        return errors[0]
+    return AllTargetsFailedError(route or "call", errors)

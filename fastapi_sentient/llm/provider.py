@@ -1,0 +1,78 @@
+"""A configured provider at run time: its wire adapter, pool, models, prices and breakers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx2
+
+from fastapi_sentient.llm.breaker import (
+    BreakerConfig,
+    BreakerState,
+    CircuitBreaker,
+    TransitionListener,
+)
+from fastapi_sentient.llm.metrics import OTHER
+from fastapi_sentient.llm.pricing import PriceTable
+from fastapi_sentient.llm.providers.anthropic import AnthropicAdapter
+from fastapi_sentient.llm.providers.base import ProviderAdapter
+from fastapi_sentient.llm.providers.openai import OpenAIAdapter
+
+ADAPTERS: dict[str, Callable[[], ProviderAdapter]] = {
+    "openai": OpenAIAdapter,
+    "anthropic": AnthropicAdapter,
+}
+
+
+@dataclass(slots=True)
+class Provider:
+    """One provider: who it is, how to reach it and what it serves.
+
+    ``models`` are its capabilities: the models it serves, each a label of its
+    own in metrics and a breaker of its own; any other model shares ``other``.
+    """
+
+    name: str
+    kind: str
+    adapter: ProviderAdapter
+    client: Callable[[], httpx2.AsyncClient]
+    base_url: str
+    models: list[str] = field(default_factory=list)
+    prices: PriceTable = field(default_factory=PriceTable)
+    attempt_timeout: float = 60.0
+    critical: bool = False
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+
+    @property
+    def server_address(self) -> str:
+        """The host in ``base_url`` (OpenTelemetry ``server.address``)."""
+        return urlsplit(self.base_url).hostname or ""
+
+    def model_label(self, model: str) -> str:
+        """``model`` if configured, else ``other``."""
+        return model if model in self.models else OTHER
+
+    def breaker(
+        self, model: str, config: BreakerConfig, listener: TransitionListener
+    ) -> CircuitBreaker:
+        """The breaker of ``model`` on this provider (unknown models share one)."""
+        label = self.model_label(model)
+        breaker = self.breakers.get(label)
+        if breaker is None:
+            breaker = CircuitBreaker(
+                f"llm:{self.name}:{label}",
+                config,
+                provider=self.name,
+                model=label,
+                on_transition=listener,
+            )
+            self.breakers[label] = breaker
+            listener(breaker, BreakerState.CLOSED, BreakerState.CLOSED)  # publish the initial 0
+        return breaker
+
+    @property
+    def default_model(self) -> str | None:
+        """The first configured model, used when a call names none."""
+        return self.models[0] if self.models else None

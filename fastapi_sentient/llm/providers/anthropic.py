@@ -1,0 +1,134 @@
+"""Anthropic messages (``POST messages``), streaming included."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+
+from fastapi_sentient.llm.errors import ProviderConnectionError, ProviderError
+from fastapi_sentient.llm.providers.base import (
+    ProbeResult,
+    Redact,
+    decode_object,
+    error_from_response,
+    get_models,
+    post_json,
+    transport_error,
+)
+from fastapi_sentient.llm.types import Completion, LLMRequest, StreamEvent, Usage
+
+PATH = "messages"
+#: Anthropic requires max_tokens; this is used when the caller gives none.
+DEFAULT_MAX_TOKENS = 1024
+
+
+def _payload(request: LLMRequest, *, stream: bool) -> dict[str, Any]:
+    system = [m["content"] for m in request.messages if m["role"] == "system"]
+    messages = [dict(m) for m in request.messages if m["role"] != "system"]
+    payload: dict[str, Any] = {"model": request.model, "messages": messages}
+    payload.update({k: v for k, v in request.parameters.items() if v is not None})
+    payload.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+    if system:
+        payload["system"] = "\n\n".join(system)
+    if stream:
+        payload["stream"] = True
+    return payload
+
+
+def _usage(data: Any) -> Usage | None:
+    if not isinstance(data, dict):
+        return None
+    return Usage(int(data.get("input_tokens") or 0), int(data.get("output_tokens") or 0))
+
+
+class AnthropicAdapter:
+    """``POST messages``; streamed usage comes from ``message_start`` and ``message_delta``."""
+
+    kind = "anthropic"
+
+    async def complete(
+        self, client: httpx2.AsyncClient, request: LLMRequest, *, provider: str, redact: Redact
+    ) -> Completion:
+        """Send ``request`` and return the whole answer."""
+        data = await post_json(
+            client,
+            PATH,
+            _payload(request, stream=False),
+            provider=provider,
+            model=request.model,
+            redact=redact,
+        )
+        blocks = data.get("content") or []
+        text = "".join(
+            str(b.get("text", ""))
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "text"
+        )
+        return Completion(
+            text=text,
+            usage=_usage(data.get("usage")) or Usage(),
+            response_model=data.get("model"),
+            finish_reason=data.get("stop_reason"),
+            raw=data,
+        )
+
+    async def stream(
+        self, client: httpx2.AsyncClient, request: LLMRequest, *, provider: str, redact: Redact
+    ) -> AsyncIterator[StreamEvent]:
+        """Yield text deltas, then one event with usage and ``done=True``."""
+        model = request.model
+        try:
+            async with client.stream("POST", PATH, json=_payload(request, stream=True)) as response:
+                if response.status_code >= 400:
+                    body = await response.aread()
+                    raise error_from_response(
+                        response, body, provider=provider, model=model, redact=redact
+                    )
+                input_tokens = output_tokens = 0
+                finish: str | None = None
+                response_model: str | None = None
+                async for event in httpx2.EventSource(response):
+                    if event.event == "ping" or not event.data:
+                        continue
+                    data = decode_object(event.data, provider=provider, model=model, redact=redact)
+                    kind = data.get("type", event.event)
+                    if kind == "message_start":
+                        message = data.get("message") or {}
+                        response_model = message.get("model")
+                        usage = _usage(message.get("usage")) or Usage()
+                        input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
+                    elif kind == "content_block_delta":
+                        delta = data.get("delta") or {}
+                        if delta.get("type") == "text_delta" and delta.get("text"):
+                            yield StreamEvent(text=str(delta["text"]))
+                    elif kind == "message_delta":
+                        finish = (data.get("delta") or {}).get("stop_reason") or finish
+                        late = data.get("usage") or {}
+                        output_tokens = int(late.get("output_tokens") or output_tokens)
+                        input_tokens = int(late.get("input_tokens") or input_tokens)
+                    elif kind == "message_stop":
+                        yield StreamEvent(
+                            usage=Usage(input_tokens, output_tokens),
+                            response_model=response_model,
+                            finish_reason=finish,
+                            done=True,
+                        )
+                        return
+                    elif kind == "error":
+                        error = data.get("error") or {}
+                        overloaded = (
+                            isinstance(error, dict) and error.get("type") == "overloaded_error"
+                        )
+                        msg = redact(f"{provider} stream error: {str(error)[:300]}")
+                        status = 529 if overloaded else 500
+                        raise ProviderError(msg, provider=provider, model=model, status=status)
+        except httpx2.HTTPError as exc:
+            raise transport_error(exc, provider=provider, model=model, redact=redact) from None
+        msg = f"{provider} ended the stream without message_stop"
+        raise ProviderConnectionError(msg, provider=provider, model=model)
+
+    async def probe(self, client: httpx2.AsyncClient, *, redact: Redact) -> ProbeResult:
+        """``GET models``: free, and a wrong key answers 401."""
+        return await get_models(client, redact=redact)

@@ -1,0 +1,364 @@
+"""``sentient.llm``: the configured providers, routes and the calls through them.
+
+Providers come from ``SENTIENT_LLM_PROVIDERS`` and from :meth:`LLMRegistry.add_provider`
+(before the app starts); each sends through its pooled ``httpx2`` client.
+Routes (``SENTIENT_LLM_ROUTES`` or :meth:`add_route`) name an ordered fallback
+list of ``provider/model`` targets under one logical model name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from fastapi_sentient.exceptions import ConfigurationError
+from fastapi_sentient.llm.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from fastapi_sentient.llm.errors import NoProviderError
+from fastapi_sentient.llm.health import ProvidersCheck
+from fastapi_sentient.llm.metrics import LLMMetrics
+from fastapi_sentient.llm.pipeline import Pipeline, Target, adapter_operation
+from fastapi_sentient.llm.pricing import PriceTable
+from fastapi_sentient.llm.provider import ADAPTERS, Provider
+from fastapi_sentient.llm.providers.base import ProviderAdapter
+from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
+from fastapi_sentient.llm.sdk import SDKCalls
+from fastapi_sentient.llm.shared import SharedBreakers
+from fastapi_sentient.llm.stream import LLMStream
+from fastapi_sentient.llm.types import LLMRequest, LLMResult, Message
+from fastapi_sentient.pools.http import pool_from_settings, probe_ttl
+from fastapi_sentient.settings import LLMProviderSettings
+
+if TYPE_CHECKING:
+    from fastapi_sentient.sentient import Sentient
+
+logger = logging.getLogger("fastapi_sentient.llm")
+
+NOT_CONFIGURED = (
+    "no LLM provider is configured; set SENTIENT_LLM_PROVIDERS (for example "
+    '{"openai": {"kind": "openai", "models": ["gpt-4o-mini"]}} with OPENAI_API_KEY) '
+    "or call sentient.llm.add_provider(...)"
+)
+
+
+class LLMRegistry:
+    """The LLM layer's component: providers, routes, breakers, health and calls."""
+
+    name = "llm"
+
+    def __init__(self, sentient: Sentient) -> None:
+        s = sentient.settings
+        self._sentient = sentient
+        self.metrics = LLMMetrics(sentient.metrics)
+        self.providers: dict[str, Provider] = {}
+        self.routes: dict[str, list[tuple[str, str]]] = {}
+        self.started = False
+        self._state_gauge = sentient.metrics.gauge(
+            "circuit_breaker_state",
+            "Circuit breaker state per process: 0 closed, 1 open, 2 half-open.",
+            ("name",),
+            multiprocess_mode="liveall",
+        )
+        self._transitions = sentient.metrics.counter(
+            "circuit_breaker_transitions_total",
+            "Circuit breaker state changes.",
+            ("name", "from_state", "to_state"),
+        )
+        self.breaker_config = BreakerConfig(
+            failure_rate_threshold=s.llm_breaker_failure_rate,
+            slow_call_rate_threshold=s.llm_breaker_slow_call_rate,
+            slow_call_duration=s.llm_breaker_slow_call_duration,
+            window_size=max(s.llm_breaker_window_size, s.llm_breaker_minimum_calls),
+            window_seconds=s.llm_breaker_window_seconds,
+            minimum_calls=s.llm_breaker_minimum_calls,
+            open_duration=s.llm_breaker_open_duration,
+            half_open_calls=s.llm_breaker_half_open_calls,
+            half_open_max_wait=s.llm_breaker_half_open_max_wait,
+        )
+        self.pipeline = Pipeline(
+            metrics=self.metrics,
+            policy=RetryPolicy(
+                attempts=s.llm_retry_attempts,
+                base_delay=s.llm_retry_base_delay,
+                max_delay=max(s.llm_retry_max_delay, s.llm_retry_base_delay),
+                retry_after_cap=s.llm_retry_after_cap,
+            ),
+            breaker_config=self.breaker_config,
+            deadline=s.llm_deadline,
+            max_concurrency=s.llm_max_concurrency,
+            queue_timeout=s.llm_queue_timeout,
+            budget=lambda: RetryBudget(
+                s.llm_retry_budget_ratio, min_per_second=s.llm_retry_budget_min_per_second
+            ),
+            redact=sentient.redact,
+            on_transition=self._on_transition,
+        )
+        self.shared: SharedBreakers | None = None
+        self._sync: asyncio.Task[None] | None = None
+        self.check = ProvidersCheck(
+            lambda: list(self.providers.values()),
+            pools=sentient.pools,
+            redact=sentient.redact,
+            probe_generate=s.llm_probe_generate,
+        )
+        self.sdk = SDKCalls(self)
+        for name, entry in s.llm_providers.items():
+            self._add_configured(name, entry)
+        for route, targets in s.llm_routes.items():
+            self.add_route(route, targets, variable="SENTIENT_LLM_ROUTES")
+
+    # --- configuration --------------------------------------------------------------------
+
+    def _add_configured(self, name: str, entry: LLMProviderSettings) -> Provider:
+        pools = self._sentient.pools
+        if name not in pools:
+            pool, key = pool_from_settings(
+                name, entry, probe_ttl=probe_ttl(self._sentient.settings.llm_health_interval)
+            )
+            self._sentient.redact.add(key)
+            pools.register(pool)
+        prices = PriceTable(self._sentient.settings.llm_prices)
+        for model, price in entry.prices.items():
+            prices.set(model, *price)
+        return self.register(
+            Provider(
+                name=name,
+                kind=entry.kind,
+                adapter=ADAPTERS[entry.kind](),
+                client=lambda: pools.http(name),
+                base_url=str(pools.get(name).url),
+                models=list(entry.models),
+                prices=prices,
+                attempt_timeout=entry.timeout,
+                critical=entry.critical,
+            )
+        )
+
+    def add_provider(self, name: str, **options: Any) -> Provider:
+        """Add a provider before the app starts; options are those of ``SENTIENT_LLM_PROVIDERS``.
+
+        Example: ``sentient.llm.add_provider("local", kind="openai",
+        base_url="http://127.0.0.1:11434/v1", models=["llama3"])``.
+
+        Raises:
+            ConfigurationError: after startup, for a duplicate name or invalid options.
+        """
+        if self.started:
+            msg = f"add LLM provider {name!r} before the app starts"
+            raise ConfigurationError(msg)
+        try:
+            entry = LLMProviderSettings(**options)
+        except ValueError as exc:
+            msg = f"invalid options for LLM provider {name!r}: {exc}".replace("\n", " ")
+            raise ConfigurationError(msg) from None
+        return self._add_configured(name, entry)
+
+    def register(self, provider: Provider) -> Provider:
+        """Add a fully built provider (a custom :class:`ProviderAdapter`, your own client)."""
+        if provider.name in self.providers:
+            msg = f"an LLM provider named {provider.name!r} is already registered"
+            raise ConfigurationError(msg)
+        if not isinstance(provider.adapter, ProviderAdapter):
+            msg = f"provider {provider.name!r}: adapter does not implement ProviderAdapter"
+            raise ConfigurationError(msg)
+        self.providers[provider.name] = provider
+        for model in [*provider.models, "other"]:
+            self.pipeline.breaker(Target(provider, model))
+        return provider
+
+    def add_route(
+        self,
+        name: str,
+        targets: Iterable[str | tuple[str, str]],
+        *,
+        variable: str = "add_route",
+    ) -> None:
+        """Name an ordered fallback list of ``"provider/model"`` targets."""
+        parsed: list[tuple[str, str]] = []
+        for target in targets:
+            if isinstance(target, str):
+                provider, _, model = target.partition("/")
+            else:
+                provider, model = target
+            if provider not in self.providers or not model:
+                msg = (
+                    f"{variable}: route {name!r} target {target!r} must be 'provider/model' "
+                    f"with a provider of SENTIENT_LLM_PROVIDERS ({', '.join(self.providers) or 'none'})"
+                )
+                raise ConfigurationError(msg)
+            if model not in self.providers[provider].models:
+                self.providers[provider].models.append(model)
+                self.pipeline.breaker(Target(self.providers[provider], model))
+            parsed.append((provider, model))
+        if not parsed:
+            msg = f"{variable}: route {name!r} has no targets"
+            raise ConfigurationError(msg)
+        self.routes[name] = parsed
+
+    def _on_transition(self, breaker: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
+        self._state_gauge.labels(breaker.name).set(int(new))
+        if old != new:
+            self._transitions.labels(breaker.name, old.label, new.label).inc()
+            if self.shared is not None:
+                self.shared.transitioned(breaker, old, new)
+
+    def breakers(self) -> list[CircuitBreaker]:
+        """Every breaker, by provider then model."""
+        return [b for p in self.providers.values() for b in p.breakers.values()]
+
+    def share_breakers(self, redis: Any, *, prefix: str | None = None) -> SharedBreakers:
+        """Share open/closed decisions through ``redis`` (a ``redis.asyncio.Redis``); fails open."""
+        cluster = self._sentient.settings.cluster_name
+        self.shared = SharedBreakers(
+            redis,
+            prefix=prefix or f"sentient:{{{cluster}}}:breaker:",
+            interval=self._sentient.settings.llm_breaker_sync_interval,
+            breakers=self.breakers,
+            redact=self._sentient.redact,
+            owner=self._sentient.node_id,
+        )
+        return self.shared
+
+    # --- resolution -----------------------------------------------------------------------
+
+    def resolve(self, provider: str | None, model: str | None) -> tuple[str | None, list[Target]]:
+        """The route name (if any) and the ordered targets for a call."""
+        if not self.providers:
+            raise NoProviderError(NOT_CONFIGURED)
+        if provider is not None and provider in self.routes:
+            return provider, self._route(provider)
+        if provider is not None:
+            entry = self.providers.get(provider)
+            if entry is None:
+                known = ", ".join([*self.providers, *self.routes])
+                msg = f"no LLM provider or route named {provider!r} (configured: {known})"
+                raise NoProviderError(msg)
+            chosen = model or entry.default_model
+            if not chosen:
+                msg = f"name a model: provider {provider!r} lists none in SENTIENT_LLM_PROVIDERS"
+                raise NoProviderError(msg)
+            return None, [Target(entry, chosen)]
+        if model is not None and model in self.routes:
+            return model, self._route(model)
+        for entry in self.providers.values():
+            if model is not None and model in entry.models:
+                return None, [Target(entry, model)]
+        if len(self.providers) == 1:
+            entry = next(iter(self.providers.values()))
+            chosen = model or entry.default_model
+            if chosen:
+                return None, [Target(entry, chosen)]
+        msg = f"no provider serves model {model!r}; name the provider or add a route"
+        raise NoProviderError(msg)
+
+    def _route(self, name: str) -> list[Target]:
+        return [Target(self.providers[p], m) for p, m in self.routes[name]]
+
+    @staticmethod
+    def _request(
+        model: str | None,
+        messages: Sequence[Message] | None,
+        max_tokens: int | None,
+        temperature: float | None,
+        parameters: Mapping[str, Any] | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> LLMRequest:
+        params = dict(parameters or {})
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
+        if temperature is not None:
+            params["temperature"] = temperature
+        return LLMRequest(
+            model=model or "",
+            messages=list(messages or []),
+            parameters=params,
+            metadata=dict(metadata or {}),
+        )
+
+    # --- calls ----------------------------------------------------------------------------
+
+    async def generate(
+        self,
+        provider: str | None = None,
+        *,
+        model: str | None = None,
+        messages: Sequence[Message] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        request: LLMRequest | None = None,
+    ) -> LLMResult:
+        """Ask a provider (or a route) for a whole answer.
+
+        ``provider`` names a provider or a route; without it the model picks one.
+        Pass either the seed's ``request`` or its fields.
+
+        Raises:
+            NoProviderError: nothing configured serves the request.
+            CircuitOpenError, ProviderError, ThrottledError, ProviderTimeoutError,
+            AllTargetsFailedError: see :mod:`fastapi_sentient.llm.errors`.
+        """
+        if request is None:
+            request = self._request(model, messages, max_tokens, temperature, parameters, metadata)
+        route, targets = self.resolve(provider, request.model or None)
+        operation = adapter_operation(request, self._sentient.redact)
+        return await self.pipeline.call(targets, operation, route)
+
+    def stream(
+        self,
+        provider: str | None = None,
+        *,
+        model: str | None = None,
+        messages: Sequence[Message] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        request: LLMRequest | None = None,
+    ) -> LLMStream:
+        """Ask for an answer streamed as text chunks: ``async for chunk in sentient.llm.stream(...)``.
+
+        After the loop, ``.result`` holds usage, cost and who served.
+        """
+        if request is None:
+            request = self._request(model, messages, max_tokens, temperature, parameters, metadata)
+        route, targets = self.resolve(provider, request.model or None)
+        return LLMStream(self.pipeline.stream(targets, request, route))
+
+    # --- lifespan -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Register the providers check and start sharing breaker decisions."""
+        s = self._sentient.settings
+        if self.providers:
+            self._sentient.health.add(
+                "llm_providers",
+                self.check,
+                type="llm",
+                critical=any(p.critical for p in self.providers.values()),
+                interval=s.llm_health_interval,
+                timeout=max(s.health_timeout, 10.0),
+            )
+        if (
+            self.shared is None
+            and s.llm_breaker_shared
+            and s.redis_url
+            and "redis" in self._sentient.pools
+        ):
+            client = getattr(self._sentient.pools.get("redis"), "client", None)
+            if client is not None:
+                self.share_breakers(client)
+        if self.shared is not None:
+            self._sync = self._sentient.lifecycle.spawn(self.shared.run(), "llm-breaker-sync")
+        self.started = True
+
+    async def stop(self) -> None:
+        """Forget the check; pools close the clients."""
+        self._sentient.health.remove("llm_providers")
+        if self._sync is not None:
+            self._sync.cancel()
+            await asyncio.gather(self._sync, return_exceptions=True)
+            self._sync = None
+        self.started = False

@@ -1,0 +1,61 @@
+"""The object ``sentient.llm.stream(...)`` returns: text chunks now, the bill at the end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import TYPE_CHECKING
+
+from fastapi_sentient.llm.types import LLMResult, StreamEvent, Usage
+
+if TYPE_CHECKING:
+    from fastapi_sentient.llm.pipeline import Target
+
+
+class LLMStream:
+    """Iterate for text; afterwards ``result`` holds usage, cost and who served.
+
+    Stop early with ``await stream.aclose()`` (or just leave the loop inside an
+    ``async with aclosing(...)``): the provider connection goes back to the pool
+    and the call is recorded as cancelled, neither success nor failure.
+    """
+
+    def __init__(self, events: AsyncGenerator[tuple[Target, StreamEvent]]) -> None:
+        self._events = events
+        self._parts: list[str] = []
+        self.result: LLMResult | None = None
+        self.provider: str | None = None
+        self.model: str | None = None
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._texts()
+
+    async def _texts(self) -> AsyncIterator[str]:
+        usage = Usage()
+        finish: str | None = None
+        response_model: str | None = None
+        target: Target | None = None
+        async with aclosing(self._events) as events:
+            async for target, event in events:
+                self.provider, self.model = target.provider.name, target.model
+                if event.usage is not None:
+                    usage = event.usage
+                finish = event.finish_reason or finish
+                response_model = event.response_model or response_model
+                if event.text:
+                    self._parts.append(event.text)
+                    yield event.text
+        if target is not None:
+            self.result = LLMResult(
+                text="".join(self._parts),
+                usage=usage,
+                cost_usd=target.provider.prices.cost(target.model, usage),
+                provider=target.provider.name,
+                model=target.model,
+                response_model=response_model,
+                finish_reason=finish,
+            )
+
+    async def aclose(self) -> None:
+        """Stop the stream and release its connection."""
+        await self._events.aclose()

@@ -1,0 +1,89 @@
+"""A provider stream that has produced its first event.
+
+A stream can be retried (or handed to the next fallback target) only until its
+first event: after text reached the caller, a failure is the caller's to see.
+So "opening" a stream means reading up to the first event under the attempt's
+timeout; :class:`OpenStream` then replays that event and goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi_sentient.llm.errors import ProviderConnectionError
+from fastapi_sentient.llm.types import LLMRequest, StreamEvent, Usage
+
+if TYPE_CHECKING:
+    from fastapi_sentient.llm.breaker import CircuitBreaker, Permit
+    from fastapi_sentient.llm.pipeline import Target
+    from fastapi_sentient.llm.providers.base import Redact
+
+
+@dataclass(slots=True)
+class OpenStream:
+    """A stream past its first event, with what it has reported so far."""
+
+    target: Target
+    generator: AsyncIterator[StreamEvent]
+    buffered: list[StreamEvent]
+    first_text_at: float | None = None
+    breaker: CircuitBreaker | None = None
+    permit: Permit | None = None
+    started: float = 0.0
+    ttft_recorded: bool = False
+    usage: Usage = field(default_factory=Usage)
+    response_model: str | None = None
+    finish_reason: str | None = None
+    cost: float = 0.0
+
+    def _note(self, event: StreamEvent) -> None:
+        if event.text and self.first_text_at is None:
+            self.first_text_at = time.perf_counter()
+        if event.usage is not None:
+            self.usage = event.usage
+        self.response_model = event.response_model or self.response_model
+        self.finish_reason = event.finish_reason or self.finish_reason
+
+    async def events(self) -> AsyncGenerator[StreamEvent]:
+        """The buffered first event, then the rest until the provider says done."""
+        while self.buffered:
+            event = self.buffered.pop(0)
+            self._note(event)
+            yield event
+            if event.done:
+                return
+        async for event in self.generator:
+            self._note(event)
+            yield event
+            if event.done:
+                return
+
+    async def aclose(self) -> None:
+        """Close the provider stream (and with it the pooled connection)."""
+        closer: Any = getattr(self.generator, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+async def open_stream(target: Target, request: LLMRequest, redact: Redact) -> OpenStream:
+    """Start ``target``'s stream and wait for its first event."""
+    provider = target.provider
+    generator = provider.adapter.stream(
+        provider.client(), request, provider=provider.name, redact=redact
+    )
+    try:
+        first = await anext(generator)
+    except StopAsyncIteration:
+        msg = f"{provider.name} closed the stream before sending anything"
+        raise ProviderConnectionError(msg, provider=provider.name, model=target.model) from None
+    except BaseException:
+        if isinstance(generator, AsyncGenerator):
+            await generator.aclose()
+        raise
+    opened = OpenStream(target, generator, [first])
+    if first.text:
+        opened.first_text_at = time.perf_counter()
+    return opened

@@ -1,0 +1,86 @@
+"""The request and result shapes of the LLM layer (the seed's LLMRequest / LLMResponse)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+
+class Message(TypedDict):
+    """One chat message; ``system`` messages become Anthropic's top-level ``system``."""
+
+    role: Literal["system", "user", "assistant"] | str
+    content: str
+
+
+@dataclass(slots=True)
+class LLMRequest:
+    """What to ask: the model, the messages, sampling parameters and caller metadata.
+
+    ``parameters`` takes ``max_tokens`` and ``temperature`` plus anything else the
+    wire protocol understands (``top_p``, ``stop``, ...), passed through as is.
+    ``metadata`` never leaves the process: it is for the caller's own bookkeeping.
+    """
+
+    model: str
+    messages: list[Message]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The output token limit, if one was given."""
+        value = self.parameters.get("max_tokens")
+        return int(value) if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens one call consumed, as the provider reported them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output."""
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(slots=True)
+class LLMResult:
+    """What a call returned, who served it and what it cost."""
+
+    text: str
+    usage: Usage
+    cost_usd: float
+    provider: str
+    model: str
+    response_model: str | None = None
+    finish_reason: str | None = None
+    attempts: int = 1
+    duration: float = 0.0
+    raw: Any = field(default=None, repr=False)
+    """The provider's decoded answer (a dict), or the SDK's response object."""
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A provider adapter's answer before pricing and bookkeeping."""
+
+    text: str
+    usage: Usage
+    response_model: str | None = None
+    finish_reason: str | None = None
+    raw: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One piece of a streamed answer: text, and usage/finish data when the provider sends it."""
+
+    text: str = ""
+    usage: Usage | None = None
+    response_model: str | None = None
+    finish_reason: str | None = None
+    done: bool = False

@@ -1,0 +1,228 @@
+"""Fake OpenAI-compatible and Anthropic-compatible providers: real HTTP on 127.0.0.1.
+
+Each fake is a small Starlette app served by uvicorn in a thread.  It counts
+requests by method and path, checks the API key, and can be told to answer an
+error status (with Retry-After), to stall, or to answer from a script of
+statuses, one per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.support.procs import free_port, wait_until
+
+OPENAI_KEY = "sk-test-openai-0123456789abcdef"
+ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef"
+
+
+class FakeProvider:
+    """One fake provider (``kind`` openai or anthropic) on a free loopback port."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self.reset()
+        app = Starlette(
+            routes=[
+                Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/messages", self._messages, methods=["POST"]),
+            ]
+        )
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    # --- control ------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to healthy answers and zero counts."""
+        with self._lock:
+            self.counts: Counter[tuple[str, str]] = Counter()
+            self.post_times: list[float] = []
+            self.bodies: list[dict[str, Any]] = []
+            self.headers: list[dict[str, str]] = []
+        self.status: int | None = None
+        self.script: deque[int] = deque()
+        self.retry_after: str | None = None
+        self.delay = 0.0
+        self.models_status: int | None = None
+        self.usage = (11, 3)
+        self.chunks = ["Hello", ", ", "world"]
+        self.chunk_delay = 0.0
+        self.echo_key = False
+
+    @property
+    def url(self) -> str:
+        """The API root, as ``base_url``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def count(self, method: str, path: str) -> int:
+        """Requests seen for ``method path`` (path under /v1)."""
+        with self._lock:
+            return self.counts[(method, "/v1/" + path)]
+
+    @property
+    def posts(self) -> int:
+        """POST requests seen (billed calls, on a real provider)."""
+        with self._lock:
+            return sum(n for (method, _), n in self.counts.items() if method == "POST")
+
+    def start(self) -> FakeProvider:
+        self._thread.start()
+        wait_until(lambda: self._server.started, 10, 0.01, f"fake {self.kind} server")
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+    # --- handlers -----------------------------------------------------------------------------
+
+    def _record(self, request: Request, body: dict[str, Any] | None = None) -> None:
+        with self._lock:
+            self.counts[(request.method, request.url.path)] += 1
+            self.headers.append(dict(request.headers))
+            if body is not None:
+                self.bodies.append(body)
+                self.post_times.append(time.monotonic())
+
+    def _authorized(self, request: Request) -> bool:
+        if self.kind == "anthropic":
+            return request.headers.get("x-api-key") == self.key
+        return request.headers.get("authorization") == f"Bearer {self.key}"
+
+    def _error(self, status: int, request: Request) -> Response:
+        detail = "overloaded" if status in (503, 529) else "error"
+        if self.echo_key:  # a careless provider quoting the credentials it got
+            detail += (
+                f" (got {request.headers.get('authorization') or request.headers.get('x-api-key')})"
+            )
+        headers = {"retry-after": self.retry_after} if self.retry_after else {}
+        body = {"type": "error", "error": {"type": "api_error", "message": detail}}
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def _models(self, request: Request) -> Response:
+        self._record(request)
+        if not self._authorized(request):
+            return self._error(401, request)
+        if self.models_status is not None:
+            return self._error(self.models_status, request)
+        return JSONResponse({"data": [{"id": "model-a"}, {"id": "model-b"}], "object": "list"})
+
+    async def _prelude(self, request: Request) -> tuple[dict[str, Any], Response | None]:
+        body = await request.json()
+        self._record(request, body)
+        if not self._authorized(request):
+            return body, self._error(401, request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        status = self.script.popleft() if self.script else self.status
+        if status is not None and status >= 400:
+            return body, self._error(status, request)
+        return body, None
+
+    async def _chat(self, request: Request) -> Response:
+        body, error = await self._prelude(request)
+        if error is not None:
+            return error
+        model = body.get("model", "")
+        usage = {"prompt_tokens": self.usage[0], "completion_tokens": self.usage[1]}
+        if not body.get("stream"):
+            return JSONResponse(
+                {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(self.chunks)},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {**usage, "total_tokens": sum(self.usage)},
+                }
+            )
+
+        async def events() -> AsyncIterator[str]:
+            for piece in self.chunks:
+                if self.chunk_delay:
+                    await asyncio.sleep(self.chunk_delay)
+                chunk = {"model": model, "choices": [{"index": 0, "delta": {"content": piece}}]}
+                yield f"data: {json.dumps(chunk)}\n\n"
+            done = {"model": model, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            yield f"data: {json.dumps(done)}\n\n"
+            yield f"data: {json.dumps({'model': model, 'choices': [], 'usage': usage})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def _messages(self, request: Request) -> Response:
+        body, error = await self._prelude(request)
+        if error is not None:
+            return error
+        model = body.get("model", "")
+        text = "".join(self.chunks)
+        if not body.get("stream"):
+            return JSONResponse(
+                {
+                    "id": "msg_1",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [{"type": "text", "text": text}],
+                    "stop_reason": "end_turn",
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": self.usage[0], "output_tokens": self.usage[1]},
+                }
+            )
+
+        def event(name: str, data: dict[str, Any]) -> str:
+            return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n"
+
+        async def events() -> AsyncIterator[str]:
+            start = {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
+                     "content": [], "usage": {"input_tokens": self.usage[0], "output_tokens": 1}}  # fmt: skip
+            yield event("message_start", {"message": start})
+            yield event(
+                "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}
+            )
+            for piece in self.chunks:
+                if self.chunk_delay:
+                    await asyncio.sleep(self.chunk_delay)
+                yield event(
+                    "content_block_delta",
+                    {"index": 0, "delta": {"type": "text_delta", "text": piece}},
+                )
+            yield event("content_block_stop", {"index": 0})
+            yield event(
+                "message_delta",
+                {"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": self.usage[1]}},
+            )
+            yield event("message_stop", {})
+
+        return StreamingResponse(events(), media_type="text/event-stream")
