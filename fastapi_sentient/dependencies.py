@@ -83,10 +83,11 @@ RedisClient = Annotated[Redis, Depends(_redis_client)]
 def http_client(name: str) -> Any:
     """The pooled ``httpx2.AsyncClient`` of provider ``name``, as a route dependency.
 
-    Use it as a default or inside ``Annotated``::
+    Use it inside ``Annotated`` (or as a parameter default, like ``Depends``)::
 
-        async def route(client: httpx2.AsyncClient = http_client("openai")): ...
-        OpenAIClient = Annotated[httpx2.AsyncClient, http_client("openai")]
+        OpenAIHttp = Annotated[httpx2.AsyncClient, http_client("openai")]
+
+        async def route(client: OpenAIHttp): ...
     """
 
     def dependency(connection: HTTPConnection) -> httpx2.AsyncClient:

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from fastapi_sentient.exceptions import MissingDependencyError
-from fastapi_sentient.pools.base import Pool, PoolMetrics, PoolResizeError, PoolStats
+from fastapi_sentient.pools.base import (
+    Pool,
+    PoolMetrics,
+    PoolResizeError,
+    PoolStats,
+    PoolUnavailableError,
+)
 from fastapi_sentient.pools.errors import install_error_handlers
 from fastapi_sentient.pools.registry import PoolRegistry
 
@@ -26,6 +32,7 @@ __all__ = [
     "PoolRegistry",
     "PoolResizeError",
     "PoolStats",
+    "PoolUnavailableError",
     "build_pools",
 ]
 
@@ -64,5 +71,5 @@ def build_pools(sentient: Sentient) -> PoolRegistry:
                 urlsplit(settings.redis_url).scheme,
             )
     register_http_pools(sentient, registry)
-    install_error_handlers(sentient)
+    install_error_handlers(sentient, database="db" in registry, redis="redis" in registry)
     return registry

@@ -38,6 +38,15 @@ class PoolResizeError(PoolError, ValueError):
     """The pool cannot take the requested size (the driver fixes it, or it is invalid)."""
 
 
+class PoolUnavailableError(PoolError, ConnectionError):
+    """The pool's server cannot be reached (answered as 503 ``<kind>_unavailable``)."""
+
+    def __init__(self, message: str, *, pool: str, kind: str) -> None:
+        super().__init__(message)
+        self.pool = pool
+        self.kind = kind
+
+
 @dataclass(slots=True)
 class PoolStats:
     """A snapshot of one pool, with the seed's ``getStats`` fields.

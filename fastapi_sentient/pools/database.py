@@ -27,7 +27,12 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool, StaticPool
 from sqlalchemy.util import greenlet_spawn
 
 from fastapi_sentient.exceptions import ConfigurationError, NotStartedError, PoolTimeoutError
-from fastapi_sentient.pools.base import PoolMetrics, PoolResizeError, PoolStats
+from fastapi_sentient.pools.base import (
+    PoolMetrics,
+    PoolResizeError,
+    PoolStats,
+    PoolUnavailableError,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -78,6 +83,11 @@ class _MeteredQueuePool(AsyncAdaptedQueuePool):
                 "SENTIENT_DB_MAX_OVERFLOW, or release sessions sooner"
             )
             raise DatabasePoolTimeoutError(msg) from None
+        except OSError as error:  # refused, unreachable, connect timeout
+            if isinstance(error, PoolUnavailableError | PoolTimeoutError):
+                raise
+            msg = f"database {state.name!r} is unreachable: {type(error).__name__}: {error}"
+            raise PoolUnavailableError(msg, pool=state.name, kind="db") from error
 
     def close_idle(self) -> int:
         """Close the connections waiting in the pool (runs inside a greenlet)."""

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from fastapi_sentient.exceptions import PoolTimeoutError
+from fastapi_sentient.pools.base import PoolUnavailableError
 
 if TYPE_CHECKING:
     from fastapi_sentient.redact import Redactor
@@ -65,8 +66,12 @@ def _response(error: str, detail: str) -> Response:
     )
 
 
-def install_error_handlers(sentient: Sentient) -> None:
-    """Answer pool exhaustion and unreachable databases/Redis as 503 on ``sentient.app``."""
+def install_error_handlers(sentient: Sentient, *, database: bool, redis: bool) -> None:
+    """Answer pool exhaustion and unreachable pools as 503 on ``sentient.app``.
+
+    Driver errors (SQLAlchemy's, redis-py's) are handled only when that pool is
+    configured, so an app without pools keeps its exact error behaviour.
+    """
     app = sentient.app
     add = getattr(app, "add_exception_handler", None)
     if add is None:
@@ -76,10 +81,11 @@ def install_error_handlers(sentient: Sentient) -> None:
     limiter = _LogLimiter()
 
     def unavailable(kind: str, exc: BaseException) -> Response:
-        detail = redact(f"{type(exc).__name__}: {exc}".replace("\n", " "))
+        text = str(exc) if isinstance(exc, PoolUnavailableError) else f"{type(exc).__name__}: {exc}"
+        detail = redact(" ".join(text.split()))
         if limiter.allow(kind):
             logger.warning("%s unavailable, answering 503: %s", kind, detail)
-        return _response(f"{kind}_unavailable", f"{kind} is unavailable; retry later ({detail})")
+        return _response(f"{kind}_unavailable", f"{detail}; retry later")
 
     async def pool_timeout(request: Request, exc: Exception) -> Response:
         detail = redact(str(exc))
@@ -87,31 +93,26 @@ def install_error_handlers(sentient: Sentient) -> None:
             logger.warning("answering 503: %s", detail)
         return _response("pool_exhausted", detail)
 
-    async def connection_refused(request: Request, exc: Exception) -> Response:
-        return unavailable("dependency", exc)
+    async def pool_unavailable(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PoolUnavailableError)
+        return unavailable(exc.kind, exc)
 
     handlers: list[tuple[type[BaseException], Handler]] = [
         (PoolTimeoutError, pool_timeout),
-        (ConnectionError, connection_refused),
+        (PoolUnavailableError, pool_unavailable),
     ]
-    try:
+    if database:
         from sqlalchemy.exc import DBAPIError
-    except ImportError:  # the db extra is not installed
-        pass
-    else:
 
         async def database_error(request: Request, exc: Exception) -> Response:
             if not db_unavailable(exc):
                 raise exc  # a bad query stays a 500, exactly as without us
-            return unavailable("database", exc)
+            return unavailable("db", exc)
 
         handlers.append((DBAPIError, database_error))
-    try:
+    if redis:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
-    except ImportError:  # the redis extra is not installed
-        pass
-    else:
 
         async def redis_error(request: Request, exc: Exception) -> Response:
             return unavailable("redis", exc)
