@@ -389,6 +389,10 @@ class SentientSettings(BaseSettings):
         if not self.cluster_call_timeout < self.retry_period:
             msg = "SENTIENT_CLUSTER_CALL_TIMEOUT must be less than SENTIENT_RETRY_PERIOD"
             raise ValueError(msg)
+        if not self.node_ttl >= 2 * self.heartbeat_interval:
+            # one lost heartbeat must not declare a live node dead
+            msg = "SENTIENT_NODE_TTL must be at least 2 × SENTIENT_HEARTBEAT_INTERVAL"
+            raise ValueError(msg)
         return self
 
     def endpoint_paths(self) -> frozenset[str]:

@@ -1,0 +1,207 @@
+"""The cluster API both backends implement, and the machinery they share.
+
+``sentient.cluster`` is a :class:`Coordinator`: the embedded single-node one
+when ``SENTIENT_REDIS_URL`` is unset, the Redis one otherwise.  Code written
+against it (leader tasks, config callbacks, service discovery) runs unchanged
+on a laptop and in a fleet.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from fastapi_sentient.cluster.config_state import AppliedConfig, ConfigCallback
+from fastapi_sentient.cluster.events import ClusterEvent, EventBus, Listener
+from fastapi_sentient.cluster.leadership import LeaderFunction, Leadership, LeaderWork
+from fastapi_sentient.cluster.model import ClusterHealth, NodeRecord, ServiceInstance
+from fastapi_sentient.cluster.observability import ClusterMetrics, cluster_check
+from fastapi_sentient.health.result import HealthStatus, aggregate
+
+if TYPE_CHECKING:
+    from fastapi_sentient.sentient import Sentient
+
+logger = logging.getLogger("fastapi_sentient.cluster")
+
+LF = TypeVar("LF", bound=LeaderFunction)
+CF = TypeVar("CF", bound=ConfigCallback)
+EL = TypeVar("EL", bound=Listener)
+
+CHECK_NAME = "cluster"
+
+
+class Coordinator(ABC):
+    """Membership, leader election with fencing, service registry and shared configuration.
+
+    The component is started before the user's lifespan and stopped after it.
+    """
+
+    name = "cluster"
+    backend = "abstract"
+
+    def __init__(self, sentient: Sentient) -> None:
+        self._sentient = sentient
+        self.settings = sentient.settings
+        self.events = EventBus()
+        self._work = LeaderWork(restart_delay=self.settings.retry_period)
+        self.config = AppliedConfig(self.events)
+        self._metrics = ClusterMetrics(sentient.metrics)
+
+    # --- component ------------------------------------------------------------------------
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Join the cluster and start the background loops."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop leader tasks, release leadership, leave; never raises."""
+
+    # --- identity and leadership ----------------------------------------------------------
+
+    @property
+    def node_id(self) -> str:
+        """This process's identity in the cluster."""
+        return self._sentient.node_id
+
+    @property
+    @abstractmethod
+    def is_leader(self) -> bool:
+        """True only while this node leads and its local lease deadline has not passed."""
+
+    @property
+    @abstractmethod
+    def leadership(self) -> Leadership | None:
+        """The current term when this node leads, else None."""
+
+    @property
+    def epoch(self) -> int | None:
+        """The fencing token of this node's current leadership (None when not leading)."""
+        lead = self.leadership
+        return lead.epoch if lead is not None and lead.valid else None
+
+    # --- membership -----------------------------------------------------------------------
+
+    @abstractmethod
+    async def members(self) -> list[NodeRecord]:
+        """The live members, this node included, as the store says now."""
+
+    @abstractmethod
+    async def leader(self) -> NodeRecord | None:
+        """The current leader's record, or None while there is none."""
+
+    @abstractmethod
+    def cluster_health(self) -> ClusterHealth:
+        """This node's latest view of the cluster (cached: no I/O)."""
+
+    # --- service registry -----------------------------------------------------------------
+
+    @abstractmethod
+    async def register_service(
+        self,
+        name: str,
+        *,
+        port: int | None = None,
+        address: str | None = None,
+        version: str | None = None,
+        health_url: str | None = None,
+        tags: tuple[str, ...] | list[str] = (),
+        metadata: dict[str, str] | None = None,
+        service_id: str | None = None,
+    ) -> ServiceInstance:
+        """Announce a service this node provides; it lives as long as this node does."""
+
+    @abstractmethod
+    async def unregister_service(self, service_id: str) -> bool:
+        """Withdraw one of this node's services; True if it was registered."""
+
+    @abstractmethod
+    async def discover_services(self, name: str) -> list[ServiceInstance]:
+        """Instances of ``name`` on live nodes."""
+
+    # --- configuration --------------------------------------------------------------------
+
+    @abstractmethod
+    async def get_config(self) -> tuple[int, Any]:
+        """The current ``(version, data)``; version 0 means nothing was ever set."""
+
+    @abstractmethod
+    async def set_config(self, data: Any, expected_version: int) -> int:
+        """Compare-and-set: store ``data`` if the version is still ``expected_version``.
+
+        Returns:
+            The new version.
+
+        Raises:
+            ConfigConflictError: another writer got there first (re-read and retry).
+        """
+
+    # --- registration of user code -----------------------------------------------------------
+
+    def leader_task(self, function: LF) -> LF:
+        """Decorator: run ``async def work(leadership)`` only while this node leads.
+
+        The task is cancelled and awaited at step-down, before another node can
+        be elected; a task that raises is logged and restarted after the retry
+        period while the term lasts.
+        """
+        self._work.add(function)
+        return function
+
+    def on_config_change(self, callback: CF) -> CF:
+        """Decorator: call ``callback(version, data)`` once per newly applied version."""
+        self.config.callbacks.append(callback)
+        return callback
+
+    def on(self, event: str) -> Callable[[EL], EL]:
+        """Decorator: ``@cluster.on("elected")`` calls the function with each such event."""
+
+        def register(listener: EL) -> EL:
+            self.events.add(event, listener)
+            return listener
+
+        return register
+
+    # --- shared machinery -------------------------------------------------------------------
+
+    def _register_check(self) -> None:
+        if CHECK_NAME not in self._sentient.health.checks:
+            self._sentient.health.add(
+                CHECK_NAME,
+                cluster_check(self.cluster_health),
+                type="cluster",
+                critical=self.settings.cluster_critical,
+                interval=self.settings.heartbeat_interval,
+            )
+
+    def _local_status(self) -> str:
+        """This node's own health (the cluster check left out, or it would feed on itself)."""
+        checks = self._sentient.health.checks
+        statuses = [c.status for name, c in checks.items() if name != CHECK_NAME]
+        return aggregate(statuses).value if statuses else HealthStatus.HEALTHY.value
+
+    def _began_leading(self, leadership: Leadership) -> None:
+        self._metrics.leading(True)
+        logger.info("%s elected leader (epoch %d)", self.node_id, leadership.epoch)
+        self.events.emit(ClusterEvent("elected", node_id=self.node_id, epoch=leadership.epoch))
+        self._work.start(leadership)
+
+    async def _stop_leading(self, leadership: Leadership, reason: str, bound: float) -> bool:
+        """End the term: mark it lost, cancel and await leader tasks; True if they stopped."""
+        leadership.end()
+        self._metrics.leading(False)
+        stopped = await self._work.stop(bound)
+        logger.info("%s stopped leading (epoch %d): %s", self.node_id, leadership.epoch, reason)
+        self.events.emit(
+            ClusterEvent(
+                "stopped_leading", node_id=self.node_id, epoch=leadership.epoch, reason=reason
+            )
+        )
+        if not stopped:
+            self._sentient.lifecycle.fail(
+                f"leader tasks of epoch {leadership.epoch} did not stop within {bound:g}s "
+                "after losing leadership"
+            )
+        return stopped

@@ -1,0 +1,363 @@
+"""The Redis coordinator: the pieces wired to the app's lifespan.
+
+Background loops (all survive Redis outages: they log at a bounded rate and
+retry on their period):
+
+* ``cluster-elector``: campaign / renew (see :mod:`.elector`);
+* ``cluster-heartbeat``: heartbeat (also right after this node's health
+  changes), reap, re-read the member list;
+* ``cluster-watch``: follow the stream and the configuration version;
+* ``cluster-wakeup``: Pub/Sub doorbell for the watch loop.
+
+Startup announces the node and loads the configuration once (failing startup
+if Redis is unreachable and ``SENTIENT_REDIS_REQUIRED`` is true); shutdown
+steps down (leader tasks cancelled and awaited), releases the lease, leaves,
+and stops the loops.  Every shutdown call has its own time limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fastapi_sentient.cluster.base import Coordinator
+from fastapi_sentient.cluster.clock import OutageLog
+from fastapi_sentient.cluster.config_watch import ConfigWatcher
+from fastapi_sentient.cluster.connection import RedisEndpoint, open_client, parse_redis_url
+from fastapi_sentient.cluster.elector import Elector, Timings
+from fastapi_sentient.cluster.errors import ClusterUnavailableError
+from fastapi_sentient.cluster.events import ClusterEvent
+from fastapi_sentient.cluster.keys import Keys
+from fastapi_sentient.cluster.leadership import Leadership
+from fastapi_sentient.cluster.membership import Membership
+from fastapi_sentient.cluster.model import ClusterHealth, NodeRecord, ServiceInstance
+from fastapi_sentient.cluster.node import describe_node
+from fastapi_sentient.cluster.services import ServiceRegistry
+from fastapi_sentient.cluster.store import Store, StreamEntry
+from fastapi_sentient.cluster.wakeup import listen
+from fastapi_sentient.exceptions import StartupError
+
+if TYPE_CHECKING:
+    from fastapi_sentient.sentient import Sentient
+
+logger = logging.getLogger("fastapi_sentient.cluster")
+
+
+class RedisCoordinator(Coordinator):
+    """Cluster coordination on one Redis primary, a Sentinel set or a Redis Cluster."""
+
+    backend = "redis"
+
+    def __init__(self, sentient: Sentient, url: str) -> None:
+        super().__init__(sentient)
+        s = self.settings
+        self.endpoint: RedisEndpoint = parse_redis_url(url)
+        self.keys = Keys.for_cluster(s.cluster_name)
+        self.timings = Timings(s.lease_ttl, s.renew_deadline, s.retry_period)
+        self._client: Any = None
+        self._store: Store | None = None
+        self._membership: Membership | None = None
+        self._elector: Elector | None = None
+        self._services: ServiceRegistry | None = None
+        self._watcher: ConfigWatcher | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._helpers: set[asyncio.Task[Any]] = set()
+        self._beat = asyncio.Event()
+        self._poll = asyncio.Event()
+        self._connected = False
+        self._error: str | None = None
+        self._leader_seen: tuple[str | None, int] = (None, 0)
+        self._started_at: float | None = None
+        self._beat_log = OutageLog(logger, "cluster heartbeat")
+        self._watch_log = OutageLog(logger, "cluster config watch")
+
+    # --- parts ---------------------------------------------------------------------------------
+
+    def _parts(self) -> tuple[Store, Membership, Elector, ServiceRegistry, ConfigWatcher]:
+        if (
+            self._store is None
+            or self._membership is None
+            or self._elector is None
+            or self._services is None
+            or self._watcher is None
+        ):
+            msg = "the cluster coordinator is not started"
+            raise ClusterUnavailableError(msg)
+        return self._store, self._membership, self._elector, self._services, self._watcher
+
+    def _describe(self, incarnation: str) -> NodeRecord:
+        return describe_node(self._sentient, incarnation, self._local_status(), self._started_at)
+
+    def _build(self) -> None:
+        s = self.settings
+        self._client = open_client(
+            self.endpoint, timeout=s.cluster_call_timeout, connect_timeout=s.cluster_call_timeout
+        )
+        store = Store(
+            self._client,
+            self.keys,
+            timeout=s.cluster_call_timeout,
+            lease_ms=round(s.lease_ttl * 1000),
+            node_ttl_ms=round(s.node_ttl * 1000),
+        )
+        membership = Membership(store, self.events, self._describe, s.node_ttl)
+        self._store = store
+        self._membership = membership
+        self._elector = Elector(
+            store,
+            self.timings,
+            lambda: self.node_id,
+            lambda: membership.incarnation,
+            on_elected=self._began_leading,
+            on_stopped=self._stopped,
+            on_observed=self._observed,
+        )
+        self._services = ServiceRegistry(
+            store,
+            lambda: self._describe(membership.incarnation),
+            lambda: membership.incarnation,
+            s.health_path,
+        )
+        self._watcher = ConfigWatcher(
+            store, self.config, on_entry=self._on_entry, on_reset=self._on_reset
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, announce this node, load the configuration, start the loops."""
+        import time
+
+        self._started_at = time.time()
+        self._build()
+        _store, membership, elector, _services, watcher = self._parts()
+        self._sentient.redact.add(self.endpoint.password)
+        try:
+            await membership.heartbeat()
+            await membership.refresh()
+            await watcher.start()
+            self._set_connected(True, None)
+        except ClusterUnavailableError as exc:
+            if self.settings.redis_required:
+                await self._close_client()
+                msg = f"cluster: cannot reach Redis at {self.endpoint.display}: {exc}"
+                raise StartupError(self._sentient.redact(msg)) from None
+            self._set_connected(False, str(exc))
+            logger.warning("cluster: starting without Redis (%s); will keep trying", exc)
+        self._metrics.members(membership.live)
+        self._register_check()
+        self._sentient.health.on_change(lambda _name, _old, _new: self._beat.set())
+        spawn = self._sentient.lifecycle.spawn
+        self._tasks = [
+            spawn(elector.run(), "cluster-elector"),
+            spawn(self._heartbeat_loop(), "cluster-heartbeat"),
+            spawn(self._watch_loop(), "cluster-watch"),
+            spawn(
+                listen(self._pubsub_client, self.keys.channel, self._poll, self.timings.retry),
+                "cluster-wakeup",
+            ),
+        ]
+
+    async def stop(self) -> None:
+        """Step down and release, leave, stop the loops, close the connections."""
+        if self._elector is None or self._membership is None:
+            return
+        elector_task = self._tasks[0] if self._tasks else None
+        if elector_task is not None:
+            elector_task.cancel()
+            await asyncio.gather(elector_task, return_exceptions=True)
+        await self._elector.close()
+        try:
+            await self._membership.leave(self.node_id)
+        except ClusterUnavailableError as exc:
+            logger.warning("cluster: could not leave cleanly (%s); the reaper will", exc)
+        for task in [*self._tasks, *self._helpers]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._helpers, return_exceptions=True)
+        self._tasks.clear()
+        await self.events.aclose()
+        await self._close_client()
+
+    async def _close_client(self) -> None:
+        if self._client is not None:
+            try:
+                async with asyncio.timeout(self.settings.cluster_call_timeout):
+                    await self._client.aclose()
+            except Exception:
+                logger.debug("closing the cluster Redis client failed", exc_info=True)
+
+    def _pubsub_client(self) -> Any:
+        return open_client(
+            self.endpoint,
+            timeout=None,
+            connect_timeout=self.settings.cluster_call_timeout,
+            max_connections=2,
+        )
+
+    # --- loops ---------------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        _store, membership, _elector, services, _watcher = self._parts()
+        interval = self.settings.heartbeat_interval
+        while True:
+            await _wait(self._beat, interval)
+            try:
+                if await membership.heartbeat() and services.local:
+                    await services.reassert()
+                await membership.reap()
+                live = await membership.refresh()
+            except ClusterUnavailableError as exc:
+                self._beat_log.failure(exc)
+                self._set_connected(False, str(exc))
+                continue
+            self._beat_log.success()
+            self._set_connected(True, None)
+            self._metrics.members(live)
+
+    async def _watch_loop(self) -> None:
+        _store, _membership, _elector, _services, watcher = self._parts()
+        interval = self.settings.heartbeat_interval
+        while True:
+            await _wait(self._poll, interval)
+            try:
+                await watcher.poll()
+            except ClusterUnavailableError as exc:
+                self._watch_log.failure(exc)
+                continue
+            self._watch_log.success()
+
+    def _on_entry(self, entry: StreamEntry) -> None:
+        if self._membership is not None:
+            self._membership.on_stream(entry)
+
+    def _on_reset(self) -> None:
+        # the next heartbeat finds this node gone and rejoins under a new incarnation;
+        # the member list then reports the lost incarnations as gone
+        self._beat.set()
+
+    # --- leadership callbacks -------------------------------------------------------------------
+
+    async def _stopped(self, leadership: Leadership, reason: str) -> bool:
+        if self._leader_seen == (self.node_id, leadership.epoch):
+            self._leader_seen = (None, leadership.epoch)
+        return await self._stop_leading(leadership, reason, self.timings.margin)
+
+    def _observed(self, node: str | None, epoch: int) -> None:
+        previous = self._leader_seen
+        self._leader_seen = (node, epoch)
+        if node is not None and (node, epoch) != previous:
+            self._metrics.leader_changes.inc()
+            self.events.emit(ClusterEvent("new_leader", node_id=node, epoch=epoch))
+
+    def _set_connected(self, connected: bool, error: str | None) -> None:
+        changed = connected != self._connected
+        self._connected = connected
+        self._error = error
+        health = self._sentient.health
+        if changed and health.started and "cluster" in health.checks:
+            task = asyncio.get_running_loop().create_task(health.refresh("cluster"))
+            self._helpers.add(task)
+            task.add_done_callback(self._helpers.discard)
+
+    # --- public API ------------------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        """True only while this node holds the lease and its local deadline has not passed."""
+        return self._elector is not None and self._elector.is_leader
+
+    @property
+    def leadership(self) -> Leadership | None:
+        """The current term, or None."""
+        elector = self._elector
+        return elector.leadership if elector is not None else None
+
+    @property
+    def incarnation(self) -> str | None:
+        """This node's current incarnation."""
+        return self._membership.incarnation if self._membership is not None else None
+
+    async def members(self) -> list[NodeRecord]:
+        """Live members, read from Redis now."""
+        _store, membership, *_ = self._parts()
+        return await membership.refresh()
+
+    async def leader(self) -> NodeRecord | None:
+        """The lease holder's record, read from Redis now."""
+        store, *_ = self._parts()
+        found = await store.leader()
+        if found is None:
+            return None
+        node, incarnation, _epoch, document, heartbeat = found
+        if document:
+            return NodeRecord.from_json(document, heartbeat)
+        return NodeRecord(node_id=node, incarnation=incarnation, address="", port=None, version="")
+
+    def cluster_health(self) -> ClusterHealth:
+        """Counts from the last member list; leader as last observed."""
+        live = self._membership.live if self._membership is not None else []
+        leader = self.node_id if self.is_leader else self._leader_seen[0]
+        return ClusterHealth.of(
+            self.backend,
+            live,
+            connected=self._connected,
+            leader=leader,
+            epoch=self.epoch if self.is_leader else (self._leader_seen[1] or None),
+            is_leader=self.is_leader,
+            error=self._error,
+        )
+
+    async def register_service(
+        self,
+        name: str,
+        *,
+        port: int | None = None,
+        address: str | None = None,
+        version: str | None = None,
+        health_url: str | None = None,
+        tags: tuple[str, ...] | list[str] = (),
+        metadata: dict[str, str] | None = None,
+        service_id: str | None = None,
+    ) -> ServiceInstance:
+        """Register a service of this node (kept across rejoins; gone when the node dies)."""
+        *_, services, _watcher = self._parts()
+        return await services.register(
+            name,
+            port=port,
+            address=address,
+            version=version,
+            health_url=health_url,
+            tags=tags,
+            metadata=metadata,
+            service_id=service_id,
+        )
+
+    async def unregister_service(self, service_id: str) -> bool:
+        """Withdraw one of this node's services."""
+        *_, services, _watcher = self._parts()
+        return await services.unregister(service_id)
+
+    async def discover_services(self, name: str) -> list[ServiceInstance]:
+        """Instances of ``name`` on live nodes."""
+        *_, services, _watcher = self._parts()
+        return await services.discover(name)
+
+    async def get_config(self) -> tuple[int, Any]:
+        """The current ``(version, data)`` read from Redis."""
+        *_, watcher = self._parts()
+        return await watcher.get()
+
+    async def set_config(self, data: Any, expected_version: int) -> int:
+        """Compare-and-set the shared document (JSON-serialisable ``data``)."""
+        *_, watcher = self._parts()
+        return await watcher.set(data, expected_version)
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        pass
+    event.clear()

@@ -1,0 +1,247 @@
+"""The Lua scripts of the Redis coordinator.
+
+Each script is one atomic step, takes every key it touches as KEYS (all in the
+cluster group's hash slot) and reads the time from the server (``TIME``), so
+no client clock is ever compared with another.  Whoever first finds the
+``boot`` marker missing (a new or wiped dataset) recreates it and starts a
+hold-off of one lease, during which nobody may be elected: a leader elected
+before the wipe may still believe in its lease for that long.
+"""
+
+from __future__ import annotations
+
+_COMMON = """
+if redis.replicate_commands then redis.replicate_commands() end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function int(n) return string.format('%d', n) end
+local function ensure_boot(boot, holdoff, events, gen, lease_ms, maxlen)
+  local current = redis.call('GET', boot)
+  if current then return current end
+  redis.call('SET', boot, gen)
+  redis.call('SET', holdoff, '1', 'PX', lease_ms)
+  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'type', 'store-reset', 'gen', gen)
+  return gen
+end
+local function inc_of(doc)
+  if not doc then return false end
+  return cjson.decode(doc).inc
+end
+local function drop_services(key, doomed)
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    if doomed(cjson.decode(all[i + 1])) then redis.call('HDEL', key, all[i]) end
+  end
+end
+"""
+
+# KEYS: leader epoch boot holdoff events
+# ARGV: tok node inc lease_ms min_epoch gen maxlen
+ACQUIRE = (
+    _COMMON
+    + """
+local gen = ensure_boot(KEYS[3], KEYS[4], KEYS[5], ARGV[6], ARGV[4], ARGV[7])
+local hold = redis.call('PTTL', KEYS[4])
+if hold > 0 then return {'holdoff', gen, int(hold)} end
+local tok = redis.call('HGET', KEYS[1], 'tok')
+if tok == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return {'acquired', gen, redis.call('HGET', KEYS[1], 'epoch')}
+end
+if tok then
+  local h = redis.call('HMGET', KEYS[1], 'node', 'inc', 'epoch')
+  return {'held', gen, h[3] or '0', h[1] or '', h[2] or '', int(redis.call('PTTL', KEYS[1]))}
+end
+local epoch = redis.call('INCR', KEYS[2])
+local floor = tonumber(ARGV[5])
+if epoch <= floor then
+  epoch = floor + 1
+  redis.call('SET', KEYS[2], int(epoch))
+end
+redis.call('HSET', KEYS[1], 'tok', ARGV[1], 'node', ARGV[2], 'inc', ARGV[3],
+           'epoch', int(epoch), 'since', int(now_ms()))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*',
+           'type', 'elected', 'node', ARGV[2], 'inc', ARGV[3], 'epoch', int(epoch))
+return {'acquired', gen, int(epoch)}
+"""
+)
+
+# KEYS: leader   ARGV: tok lease_ms
+RENEW = """
+if redis.call('HGET', KEYS[1], 'tok') == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS: leader events   ARGV: tok maxlen
+RELEASE = """
+if redis.call('HGET', KEYS[1], 'tok') ~= ARGV[1] then return 0 end
+local h = redis.call('HMGET', KEYS[1], 'node', 'epoch')
+redis.call('DEL', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
+           'type', 'released', 'node', h[1] or '', 'epoch', h[2] or '0')
+return 1
+"""
+
+# KEYS: leader nodes members   ARGV: -
+LEADER = """
+local h = redis.call('HMGET', KEYS[1], 'node', 'inc', 'epoch')
+if not h[1] then return {} end
+return {h[1], h[2] or '', h[3] or '0', redis.call('HGET', KEYS[2], h[1]) or '',
+        redis.call('ZSCORE', KEYS[3], h[1]) or ''}
+"""
+
+# KEYS: members nodes boot holdoff events services
+# ARGV: node inc doc must_exist gen lease_ms maxlen
+HEARTBEAT = (
+    _COMMON
+    + """
+local gen = ensure_boot(KEYS[3], KEYS[4], KEYS[5], ARGV[5], ARGV[6], ARGV[7])
+local now = now_ms()
+local present = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local stored_inc = inc_of(redis.call('HGET', KEYS[2], ARGV[1]))
+if ARGV[4] == '1' and (not present or stored_inc ~= ARGV[2]) then
+  return {'evicted', gen, int(now)}
+end
+local joined = false
+if not present or not stored_inc then
+  joined = true
+elseif stored_inc ~= ARGV[2] then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*',
+             'type', 'node-left', 'node', ARGV[1], 'inc', stored_inc, 'reason', 'replaced')
+  drop_services(KEYS[6], function(s) return s.node == ARGV[1] and s.inc ~= ARGV[2] end)
+  joined = true
+end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+if joined then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*',
+             'type', 'node-joined', 'node', ARGV[1], 'inc', ARGV[2])
+  return {'joined', gen, int(now)}
+end
+return {'ok', gen, int(now)}
+"""
+)
+
+# KEYS: members nodes services events   ARGV: node_ttl_ms limit maxlen
+REAP = (
+    _COMMON
+    + """
+local cutoff = now_ms() - tonumber(ARGV[1])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. int(cutoff),
+                       'LIMIT', 0, tonumber(ARGV[2]))
+if #ids == 0 then return ids end
+local dead = {}
+for _, id in ipairs(ids) do
+  local inc = inc_of(redis.call('HGET', KEYS[2], id)) or ''
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
+             'type', 'node-left', 'node', id, 'inc', inc, 'reason', 'timeout')
+  dead[id] = true
+end
+drop_services(KEYS[3], function(s) return dead[s.node] end)
+return ids
+"""
+)
+
+# KEYS: members nodes services events   ARGV: node inc maxlen
+LEAVE = (
+    _COMMON
+    + """
+if inc_of(redis.call('HGET', KEYS[2], ARGV[1])) ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+drop_services(KEYS[3], function(s) return s.node == ARGV[1] end)
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
+           'type', 'node-left', 'node', ARGV[1], 'inc', ARGV[2], 'reason', 'shutdown')
+return 1
+"""
+)
+
+# KEYS: members nodes   ARGV: -
+# Returns now_ms, then (node, heartbeat_ms, doc) for every stored member, live or not:
+# the caller decides liveness against the server time returned with them.
+LIST = (
+    _COMMON
+    + """
+local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local out = {int(now_ms())}
+for i = 1, #entries, 2 do
+  out[#out + 1] = entries[i]
+  out[#out + 1] = entries[i + 1]
+  out[#out + 1] = redis.call('HGET', KEYS[2], entries[i]) or ''
+end
+return out
+"""
+)
+
+# KEYS: services   ARGV: id node
+UNREGISTER = """
+local doc = redis.call('HGET', KEYS[1], ARGV[1])
+if not doc or cjson.decode(doc).node ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+"""
+
+# KEYS: services members nodes   ARGV: name node_ttl_ms
+DISCOVER = (
+    _COMMON
+    + """
+local cutoff = now_ms() - tonumber(ARGV[2])
+local out = {}
+local incs = {}
+for _, doc in ipairs(redis.call('HVALS', KEYS[1])) do
+  local svc = cjson.decode(doc)
+  if svc.name == ARGV[1] then
+    local score = redis.call('ZSCORE', KEYS[2], svc.node)
+    if score and tonumber(score) > cutoff then
+      if incs[svc.node] == nil then
+        incs[svc.node] = inc_of(redis.call('HGET', KEYS[3], svc.node))
+      end
+      if incs[svc.node] == svc.inc then out[#out + 1] = doc end
+    end
+  end
+end
+return out
+"""
+)
+
+# KEYS: config events   ARGV: expected_version data channel maxlen
+SET_CONFIG = """
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return {'conflict', string.format('%d', v)} end
+local vs = string.format('%d', v + 1)
+redis.call('HSET', KEYS[1], 'v', vs, 'data', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'type', 'config-changed', 'version', vs)
+redis.call('PUBLISH', ARGV[3], vs)
+return {'ok', vs}
+"""
+
+# KEYS: config boot   ARGV: -
+GET_CONFIG = """
+local h = redis.call('HMGET', KEYS[1], 'v', 'data')
+return {redis.call('GET', KEYS[2]) or '', h[1] or '0', h[2] or ''}
+"""
+
+# KEYS: events config boot   ARGV: -
+# The stream position and the config snapshot in one atomic read: nothing
+# written after the snapshot can be missed by a reader resuming from the id.
+WATCH_START = """
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local id = '0-0'
+if #last > 0 then id = last[1][1] end
+local h = redis.call('HMGET', KEYS[2], 'v', 'data')
+return {id, redis.call('GET', KEYS[3]) or '', h[1] or '0', h[2] or ''}
+"""
+
+# KEYS: events config boot   ARGV: after_id count
+POLL = """
+local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
+return {redis.call('GET', KEYS[3]) or '', redis.call('HGET', KEYS[2], 'v') or '0', entries}
+"""

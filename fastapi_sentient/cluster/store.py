@@ -1,0 +1,259 @@
+"""Typed calls of the coordination scripts, each bounded by the call timeout.
+
+Every failure (refused, reset, timed out, a cluster redirect that cannot be
+followed, a read-only replica after failover) becomes one
+:class:`ClusterUnavailableError` with the password masked; callers treat them
+alike: "the store did not confirm this step".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi_sentient.cluster import scripts
+from fastapi_sentient.cluster.errors import ClusterUnavailableError
+from fastapi_sentient.cluster.keys import Keys
+from fastapi_sentient.redact import mask_url
+
+STREAM_MAXLEN = 10_000
+REAP_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AcquireReply:
+    """Outcome of one election attempt."""
+
+    outcome: Literal["acquired", "held", "holdoff"]
+    generation: str
+    epoch: int = 0
+    holder: str | None = None
+    holder_incarnation: str | None = None
+    ttl_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """One event of the group's stream."""
+
+    id: str
+    fields: dict[str, str]
+
+
+class Store:
+    """The coordination scripts of one cluster group on one client."""
+
+    def __init__(
+        self,
+        client: Any,
+        keys: Keys,
+        *,
+        timeout: float,
+        lease_ms: int,
+        node_ttl_ms: int,
+        maxlen: int = STREAM_MAXLEN,
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.timeout = timeout
+        self.lease_ms = lease_ms
+        self.node_ttl_ms = node_ttl_ms
+        self.maxlen = maxlen
+        self._scripts = {
+            name: client.register_script(getattr(scripts, name))
+            for name in (
+                "ACQUIRE",
+                "RENEW",
+                "RELEASE",
+                "LEADER",
+                "HEARTBEAT",
+                "REAP",
+                "LEAVE",
+                "LIST",
+                "UNREGISTER",
+                "DISCOVER",
+                "SET_CONFIG",
+                "GET_CONFIG",
+                "WATCH_START",
+                "POLL",
+            )
+        }
+
+    async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._scripts[name](keys=list(keys), args=list(args))
+        except TimeoutError:
+            msg = f"Redis did not answer {name} within {self.timeout:g}s"
+            raise ClusterUnavailableError(msg) from None
+        except Exception as exc:
+            text = mask_url(f"{type(exc).__name__}: {exc}")
+            msg = f"Redis {name} failed: {text}"
+            raise ClusterUnavailableError(msg) from None
+
+    # --- leader lease -------------------------------------------------------------------------
+
+    async def acquire(
+        self, token: str, node: str, incarnation: str, min_epoch: int
+    ) -> AcquireReply:
+        """Try to take the lease (or refresh it, if ``token`` already holds it)."""
+        k = self.keys
+        reply = await self._run(
+            "ACQUIRE",
+            (k.leader, k.epoch, k.boot, k.holdoff, k.events),
+            (token, node, incarnation, self.lease_ms, min_epoch, _generation(), self.maxlen),
+        )
+        outcome, generation = str(reply[0]), str(reply[1])
+        if outcome == "acquired":
+            return AcquireReply("acquired", generation, epoch=int(reply[2]))
+        if outcome == "holdoff":
+            return AcquireReply("holdoff", generation, ttl_ms=int(reply[2]))
+        return AcquireReply(
+            "held",
+            generation,
+            epoch=int(reply[2]),
+            holder=str(reply[3]) or None,
+            holder_incarnation=str(reply[4]) or None,
+            ttl_ms=int(reply[5]),
+        )
+
+    async def renew(self, token: str) -> bool:
+        """Extend the lease if ``token`` still holds it."""
+        return int(await self._run("RENEW", (self.keys.leader,), (token, self.lease_ms))) == 1
+
+    async def release(self, token: str) -> bool:
+        """Delete the lease if ``token`` still holds it."""
+        k = self.keys
+        return int(await self._run("RELEASE", (k.leader, k.events), (token, self.maxlen))) == 1
+
+    async def leader(self) -> tuple[str, str, int, str, float | None] | None:
+        """(node, incarnation, epoch, member document, heartbeat ms) of the lease holder."""
+        k = self.keys
+        reply = await self._run("LEADER", (k.leader, k.nodes, k.members))
+        if not reply:
+            return None
+        heartbeat = float(reply[4]) if reply[4] else None
+        return str(reply[0]), str(reply[1]), int(reply[2]), str(reply[3]), heartbeat
+
+    # --- membership ---------------------------------------------------------------------------
+
+    async def heartbeat(
+        self, node: str, incarnation: str, document: str, *, must_exist: bool
+    ) -> tuple[str, str]:
+        """Announce this node; returns (outcome, store generation).
+
+        The outcome is ``joined`` (new incarnation recorded), ``ok`` or ``evicted``
+        (``must_exist`` and the record was gone or belongs to another incarnation).
+        """
+        k = self.keys
+        reply = await self._run(
+            "HEARTBEAT",
+            (k.members, k.nodes, k.boot, k.holdoff, k.events, k.services),
+            (
+                node,
+                incarnation,
+                document,
+                "1" if must_exist else "0",
+                _generation(),
+                self.lease_ms,
+                self.maxlen,
+            ),
+        )
+        return str(reply[0]), str(reply[1])
+
+    async def reap(self) -> list[str]:
+        """Remove members whose last heartbeat is older than the node TTL."""
+        k = self.keys
+        reply = await self._run(
+            "REAP",
+            (k.members, k.nodes, k.services, k.events),
+            (self.node_ttl_ms, REAP_LIMIT, self.maxlen),
+        )
+        return [str(x) for x in reply]
+
+    async def leave(self, node: str, incarnation: str) -> bool:
+        """Remove this incarnation's record and services now."""
+        k = self.keys
+        reply = await self._run(
+            "LEAVE", (k.members, k.nodes, k.services, k.events), (node, incarnation, self.maxlen)
+        )
+        return int(reply) == 1
+
+    async def list_members(self) -> tuple[float, list[tuple[str, float, str]]]:
+        """Server time (ms) and every stored member: (node, heartbeat ms, document)."""
+        k = self.keys
+        reply = await self._run("LIST", (k.members, k.nodes))
+        now = float(reply[0])
+        rest = reply[1:]
+        entries = [
+            (str(rest[i]), float(rest[i + 1]), str(rest[i + 2])) for i in range(0, len(rest), 3)
+        ]
+        return now, entries
+
+    # --- services -------------------------------------------------------------------------------
+
+    async def put_service(self, service_id: str, document: str) -> None:
+        """Store a service document."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.client.hset(self.keys.services, service_id, document)
+        except TimeoutError:
+            msg = f"Redis did not answer HSET within {self.timeout:g}s"
+            raise ClusterUnavailableError(msg) from None
+        except Exception as exc:
+            msg = mask_url(f"Redis HSET failed: {type(exc).__name__}: {exc}")
+            raise ClusterUnavailableError(msg) from None
+
+    async def unregister(self, service_id: str, node: str) -> bool:
+        """Delete a service document owned by ``node``."""
+        reply = await self._run("UNREGISTER", (self.keys.services,), (service_id, node))
+        return int(reply) == 1
+
+    async def discover(self, name: str) -> list[str]:
+        """Documents of ``name`` owned by live incarnations."""
+        k = self.keys
+        reply = await self._run(
+            "DISCOVER", (k.services, k.members, k.nodes), (name, self.node_ttl_ms)
+        )
+        return [str(x) for x in reply]
+
+    # --- configuration ------------------------------------------------------------------------
+
+    async def set_config(self, expected: int, document: str) -> tuple[bool, int]:
+        """Compare-and-set; returns (won, version now current)."""
+        k = self.keys
+        reply = await self._run(
+            "SET_CONFIG", (k.config, k.events), (expected, document, k.channel, self.maxlen)
+        )
+        return str(reply[0]) == "ok", int(reply[1])
+
+    async def get_config(self) -> tuple[str, int, str]:
+        """(store generation, version, JSON document or '')."""
+        k = self.keys
+        reply = await self._run("GET_CONFIG", (k.config, k.boot))
+        return str(reply[0]), int(reply[1]), str(reply[2])
+
+    async def watch_start(self) -> tuple[str, str, int, str]:
+        """(last stream id, generation, version, document) read atomically."""
+        k = self.keys
+        reply = await self._run("WATCH_START", (k.events, k.config, k.boot))
+        return str(reply[0]), str(reply[1]), int(reply[2]), str(reply[3])
+
+    async def poll(self, after: str, count: int = 500) -> tuple[str, int, list[StreamEntry]]:
+        """(generation, config version, stream entries after ``after``)."""
+        k = self.keys
+        reply = await self._run("POLL", (k.events, k.config, k.boot), (after, count))
+        entries = [StreamEntry(str(item[0]), _pairs(item[1])) for item in (reply[2] or [])]
+        return str(reply[0]), int(reply[1]), entries
+
+
+def _pairs(flat: Sequence[Any]) -> dict[str, str]:
+    return {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+
+
+def _generation() -> str:
+    # fresh per call: a wiped store must never be re-marked with a generation seen before
+    return secrets.token_hex(8)
