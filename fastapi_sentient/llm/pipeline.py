@@ -197,7 +197,10 @@ class Pipeline:
             async with scope:
                 completion = await operation(target)
         except BaseException as exc:
-            raise self._failed(target, breaker, permit, exc, started, scope, limit) from None
+            error = self._failed(target, breaker, permit, exc, started, scope, limit)
+            if error is exc:
+                raise
+            raise error from exc
         elapsed = time.perf_counter() - started
         breaker.record(permit, Outcome.SUCCESS, elapsed)
         cost = provider.prices.cost(target.model, completion.usage)
@@ -257,7 +260,9 @@ class Pipeline:
             except BaseException as exc:
                 failure = self._failed(target, breaker, permit, exc, started, scope, limit)
                 if not isinstance(failure, LLMError):
-                    raise failure from None
+                    raise failure from (None if failure is exc else exc)
+                if failure is not exc:
+                    failure.__cause__ = exc
                 await self._before_retry(target, failure, attempt, deadline_at, budget)
                 continue
             opened.breaker, opened.permit, opened.started = breaker, permit, started

@@ -33,7 +33,7 @@ class FakeProvider:
 
     def __init__(self, kind: str, key: str) -> None:
         self.kind = kind
-        self.key = key
+        self.default_key = key
         self.port = free_port()
         self._lock = threading.Lock()
         self.reset()
@@ -58,7 +58,8 @@ class FakeProvider:
     # --- control ------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to healthy answers and zero counts."""
+        """Back to healthy answers, the default key and zero counts."""
+        self.key = self.default_key
         with self._lock:
             self.counts: Counter[tuple[str, str]] = Counter()
             self.post_times: list[float] = []
