@@ -28,6 +28,7 @@ from fastapi_sentient.health.endpoints import (
     ReadyEndpoint,
 )
 from fastapi_sentient.lifecycle import LifecycleState
+from fastapi_sentient.logs import RequestIdMiddleware
 from fastapi_sentient.metrics.exposition import MetricsEndpoint
 from fastapi_sentient.middleware import RequestTrackingMiddleware
 from fastapi_sentient.sentient import Sentient
@@ -101,7 +102,15 @@ def _wrap_middleware_stack(app: FastAPI, sentient: Sentient) -> None:
 
     def build_middleware_stack() -> ASGIApp:
         inner = build_inner()
-        return RequestTrackingMiddleware(
+        tracking = RequestTrackingMiddleware
+        request_ids = settings.request_ids
+        if request_ids or (request_ids is None and settings.log_format == "json"):
+            inner = RequestIdMiddleware(inner, settings.request_id_header)
+        if sentient.tracing is not None:
+            # Inside ours: probes and /metrics are answered before any span starts.
+            inner = sentient.tracing.middleware(inner)
+            tracking = sentient.tracing.tracking_middleware()
+        return tracking(
             inner,
             inflight=sentient.inflight,
             drain=sentient.lifecycle,

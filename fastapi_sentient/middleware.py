@@ -146,7 +146,10 @@ class RequestTrackingMiddleware:
         started: float,
         first_byte: float | None,
         finished: float | None,
+        exemplar: dict[str, str] | None = None,
     ) -> None:
+        # ``exemplar`` is filled by the tracing subclass only, so a plain install
+        # pays nothing for it on the request path.
         metrics = self.http_metrics
         assert metrics is not None
         route = route_template(scope, entry_root_path, self.mounts()) or UNMATCHED
@@ -157,4 +160,5 @@ class RequestTrackingMiddleware:
             status,
             end - started,
             None if first_byte is None else first_byte - started,
+            exemplar,
         )

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from fastapi_sentient.cluster import Coordinator
     from fastapi_sentient.llm import LLMRegistry
     from fastapi_sentient.pools import PoolRegistry
+    from fastapi_sentient.tracing import Tracing
 
 logger = logging.getLogger("fastapi_sentient")
 
@@ -119,7 +120,16 @@ class Sentient:
         from fastapi_sentient.cluster import build_coordinator
         from fastapi_sentient.llm import build_llm
         from fastapi_sentient.pools import build_pools
+        from fastapi_sentient.tracing import build_tracing
 
+        if settings.log_format == "json":
+            from fastapi_sentient.logs import configure_json_logging
+
+            configure_json_logging(service=settings.service_name, redact=self.redact)
+        # Tracing starts first and stops last, so the last requests' spans are exported.
+        self.tracing: Tracing | None = build_tracing(self)
+        if self.tracing is not None:
+            self.components.append(self.tracing)
         self.pools: PoolRegistry = build_pools(self)
         self.cluster: Coordinator = build_coordinator(self)
         self.llm: LLMRegistry = build_llm(self)

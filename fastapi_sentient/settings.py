@@ -284,8 +284,21 @@ class SentientSettings(BaseSettings):
     tracing_sample_ratio: float = Field(
         default=1.0, ge=0, le=1, description="Parent-based ratio sampler's ratio."
     )
+    tracing_flush_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest wait at shutdown for queued spans to be exported, seconds.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="text, or json with trace_id, span_id and request_id."
+    )
+    request_ids: bool | None = Field(
+        default=None,
+        description="Honour an incoming request id header (or make one), echo it in the "
+        "response and put it in logs; default on when log_format is json.",
+    )
+    request_id_header: str = Field(
+        default="X-Request-ID", description="The header that carries the request id."
     )
 
     # --- LLM ------------------------------------------------------------------------------

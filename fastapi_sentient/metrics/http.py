@@ -60,9 +60,15 @@ class HttpMetrics:
         self._ttfb_children: dict[tuple[str, str], Any] = {}
 
     def record(
-        self, method: str, route: str, status: int, duration: float, ttfb: float | None
+        self,
+        method: str,
+        route: str,
+        status: int,
+        duration: float,
+        ttfb: float | None,
+        exemplar: dict[str, str] | None = None,
     ) -> None:
-        """Record one finished request."""
+        """Record one finished request; ``exemplar`` links the duration to its trace."""
         key = (method, route, status)
         children = self._children.get(key)
         if children is None:
@@ -73,7 +79,7 @@ class HttpMetrics:
             )
             self._children[key] = children
         children[0].inc()
-        children[1].observe(duration)
+        children[1].observe(duration, exemplar)
         if ttfb is not None:
             child = self._ttfb_children.get((method, route))
             if child is None:

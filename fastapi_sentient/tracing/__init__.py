@@ -1,0 +1,68 @@
+"""OpenTelemetry tracing: one server span per request, child spans, exemplars.
+
+``SENTIENT_TRACING_ENABLED=true`` turns it on; the standard ``OTEL_*``
+variables configure the exporter, sampler and resource.  See ``docs/tracing.md``.
+
+The helpers :func:`llm_span` and :func:`add_event` are importable without the
+``tracing`` extra and do nothing while tracing is off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from fastapi_sentient.exceptions import MissingDependencyError
+from fastapi_sentient.tracing.spans import LLMSpan, active, add_event, llm_span
+
+if TYPE_CHECKING:
+    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.tracing.component import Tracing
+
+__all__ = ["LLMSpan", "Tracing", "active", "add_event", "build_tracing", "llm_span"]
+
+logger = logging.getLogger("fastapi_sentient.tracing")
+
+_OURS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def build_tracing(sentient: Sentient) -> Tracing | None:
+    """The tracing component, or None when tracing is off (or ``OTEL_SDK_DISABLED=true``)."""
+    settings = sentient.settings
+    if not settings.tracing_enabled:
+        return None
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        logger.info("tracing is off: OTEL_SDK_DISABLED=true")
+        return None
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+
+        from fastapi_sentient.tracing.component import Tracing
+        from fastapi_sentient.tracing.provider import build_provider
+    except ImportError as exc:
+        package, extra = "opentelemetry-sdk", "tracing"
+        raise MissingDependencyError(package, extra) from exc
+
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider) and current not in _OURS:
+        tracing = Tracing(sentient, current, owned=False)
+    else:
+        provider = build_provider(settings, sentient.node_id)
+        _OURS.add(provider)
+        tracing = Tracing(sentient, provider, owned=True)
+
+    app = sentient.app
+    if getattr(app, "_is_instrumented_by_opentelemetry", False):
+        # FastAPIInstrumentor already makes the server spans; a second one would
+        # nest every request in itself.
+        logger.info("the app is instrumented by opentelemetry-instrumentation-fastapi already")
+        tracing.server_spans = False
+    native = getattr(app, "_telemetry", None)
+    if tracing.server_spans and isinstance(native, dict) and "tracing" in native:
+        # FastAPI's own request spans start once a global provider exists; ours
+        # carry the same attributes, so one server span per request stays one.
+        native["tracing"] = False
+    return tracing

@@ -1,0 +1,126 @@
+"""Tracing as a lifespan component: export from startup, flush at the very end.
+
+It is the first component, so it starts before the pools (their startup can be
+traced) and stops after everything else — after drain, the shutdown tasks and
+the pools — so the spans of the last requests are exported before the process
+exits.  A provider that someone else configured globally (``opentelemetry-
+instrument``, the user's own setup) is used as it is and only flushed: its
+owner shuts it down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+
+from fastapi_sentient._version import __version__
+from fastapi_sentient.exceptions import ConfigurationError, StartupError
+from fastapi_sentient.middleware import RequestTrackingMiddleware
+from fastapi_sentient.tracing import spans
+from fastapi_sentient.tracing.clients import instrument_pools
+from fastapi_sentient.tracing.exemplars import ExemplarTrackingMiddleware
+from fastapi_sentient.tracing.middleware import ServerSpanMiddleware
+from fastapi_sentient.tracing.provider import build_processors
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+    from fastapi_sentient.sentient import Sentient
+
+logger = logging.getLogger("fastapi_sentient.tracing")
+
+_SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
+
+
+class Tracing:
+    """The tracer provider's life and the pieces the install puts on the request path."""
+
+    name = "tracing"
+
+    def __init__(self, sentient: Sentient, provider: TracerProvider, *, owned: bool) -> None:
+        self.sentient = sentient
+        self.provider = provider
+        self.owned = owned
+        self.tracer = provider.get_tracer("fastapi_sentient", __version__, schema_url=_SCHEMA_URL)
+        self.flush_timeout = sentient.settings.tracing_flush_timeout
+        self.server_spans = True
+        self.started = False
+        self._pools_task = False
+
+    # --- the request path -----------------------------------------------------------------
+
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        """The server-span middleware around the app (inside our tracking middleware)."""
+        if not self.server_spans:
+            return app
+        from opentelemetry.util.http import parse_excluded_urls
+
+        patterns = os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS") or os.environ.get(
+            "OTEL_PYTHON_EXCLUDED_URLS"
+        )
+        return ServerSpanMiddleware(
+            app,
+            self.tracer,
+            mounts=self.sentient.mounts,
+            excluded=parse_excluded_urls(patterns).url_disabled if patterns else None,
+        )
+
+    def tracking_middleware(self) -> type[RequestTrackingMiddleware]:
+        """The tracking middleware class: with exemplars, unless in multiprocess mode."""
+        if self.sentient.metrics.multiprocess or not self.server_spans:
+            return RequestTrackingMiddleware
+        return ExemplarTrackingMiddleware
+
+    # --- Component --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Attach the exporters, become the global provider if none is set, trace the pools."""
+        if self.owned:
+            try:
+                processors = build_processors()
+            except ConfigurationError as exc:
+                raise StartupError(str(exc)) from None
+            for processor in processors:
+                self.provider.add_span_processor(processor)
+            if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+                # The user's own spans and other instrumentations join our traces.
+                trace.set_tracer_provider(self.provider)
+        spans.activate(self.tracer)
+        self.started = True
+        if not self._pools_task:
+            self._pools_task = True
+            # Pools open after this component; their clients exist once startup tasks run.
+            self.sentient.lifecycle.add_startup(
+                "tracing-pools", self._instrument_pools, priority=1_000_000, timeout=5.0
+            )
+
+    async def _instrument_pools(self) -> None:
+        traced = instrument_pools(self.sentient, self.provider)
+        if traced:
+            logger.info("tracing child spans of pools: %s", ", ".join(traced))
+
+    async def stop(self) -> None:
+        """Flush the spans still queued, then shut the provider down (if it is ours)."""
+        spans.deactivate(self.tracer)
+        if not self.started:
+            return
+        self.started = False
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._flush), self.flush_timeout + 1.0)
+        except TimeoutError:
+            logger.warning(
+                "tracing: spans not exported within SENTIENT_TRACING_FLUSH_TIMEOUT=%gs",
+                self.flush_timeout,
+            )
+
+    def _flush(self) -> None:
+        millis = int(self.flush_timeout * 1000)
+        if not self.provider.force_flush(millis):
+            logger.warning("tracing: some spans were not exported before shutdown")
+        if self.owned:
+            self.provider.shutdown()

@@ -1,0 +1,164 @@
+"""Span helpers for the rest of the package: LLM calls and state-change events.
+
+They are safe to call unconditionally — with tracing off, or without
+OpenTelemetry installed, they do nothing and cost a function call — so the LLM
+layer and the cluster do not need to know whether tracing is on::
+
+    with llm_span("openai", "gpt-4o-mini", "chat", max_tokens=256) as span:
+        completion = await adapter.complete(...)
+        span.record_response(model=completion.model, input_tokens=..., output_tokens=...)
+
+    add_event("circuit_breaker.state_change", {"breaker": name, "from": "closed", "to": "open"})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+try:
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+except ImportError:  # the tracing extra is not installed
+    trace = None  # type: ignore[assignment]
+
+AttributeValue = str | bool | int | float | Sequence[str] | Sequence[int] | Sequence[float]
+
+_state: dict[str, Any] = {"tracer": None}
+
+
+def activate(tracer: Any) -> None:
+    """Make ``tracer`` the one the helpers use (the running app's)."""
+    _state["tracer"] = tracer
+
+
+def deactivate(tracer: Any) -> None:
+    """Stop using ``tracer``, unless another app has activated its own since."""
+    if _state["tracer"] is tracer:
+        _state["tracer"] = None
+
+
+def active() -> bool:
+    """Whether tracing is on in this process."""
+    return _state["tracer"] is not None
+
+
+class LLMSpan:
+    """The span of one LLM call; every method is a no-op when tracing is off."""
+
+    __slots__ = ("span",)
+
+    def __init__(self, span: Any = None) -> None:
+        self.span = span
+
+    def record_response(
+        self,
+        *,
+        model: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        finish_reasons: Sequence[str] | None = None,
+        response_id: str | None = None,
+    ) -> None:
+        """What the provider answered, as ``gen_ai.response.*`` and ``gen_ai.usage.*``."""
+        if self.span is None or not self.span.is_recording():
+            return
+        attributes: dict[str, AttributeValue] = {}
+        if model:
+            attributes["gen_ai.response.model"] = model
+        if input_tokens is not None:
+            attributes["gen_ai.usage.input_tokens"] = input_tokens
+        if output_tokens is not None:
+            attributes["gen_ai.usage.output_tokens"] = output_tokens
+        if finish_reasons:
+            attributes["gen_ai.response.finish_reasons"] = list(finish_reasons)
+        if response_id:
+            attributes["gen_ai.response.id"] = response_id
+        self.span.set_attributes(attributes)
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        """Any other attribute (``gen_ai.*`` or ours)."""
+        if self.span is not None:
+            self.span.set_attribute(key, value)
+
+    def add_event(self, name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:
+        """An event on this span (a retry, a fallback, the first streamed chunk)."""
+        if self.span is not None:
+            self.span.add_event(name, dict(attributes or {}))
+
+
+_NOOP = LLMSpan()
+
+
+@contextmanager
+def llm_span(
+    provider: str,
+    model: str,
+    operation: str = "chat",
+    *,
+    server_address: str | None = None,
+    server_port: int | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    stream: bool = False,
+) -> Iterator[LLMSpan]:
+    """A CLIENT span ``"{operation} {model}"`` with the GenAI semantic-convention attributes.
+
+    An exception leaving the block marks the span as failed with ``error.type``
+    and propagates unchanged.
+    """
+    tracer = _state["tracer"]
+    if tracer is None:
+        yield _NOOP
+        return
+    attributes: dict[str, AttributeValue] = {
+        "gen_ai.operation.name": operation,
+        "gen_ai.provider.name": provider,
+        "gen_ai.request.model": model,
+    }
+    if server_address:
+        attributes["server.address"] = server_address
+    if server_port:
+        attributes["server.port"] = server_port
+    if max_tokens is not None:
+        attributes["gen_ai.request.max_tokens"] = max_tokens
+    if temperature is not None:
+        attributes["gen_ai.request.temperature"] = temperature
+    if stream:
+        attributes["gen_ai.request.stream"] = True
+    with tracer.start_as_current_span(
+        f"{operation} {model}",
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield LLMSpan(span)
+        except BaseException as exc:
+            if span.is_recording():
+                span.record_exception(exc)
+                span.set_attribute("error.type", type(exc).__qualname__)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
+            raise
+
+
+def add_event(name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:
+    """Record a state change as a span event.
+
+    Inside a traced request or LLM call the event lands on the current span;
+    in a background loop (leader election, a breaker timer) it gets a short span
+    of its own, so the transition is still findable in the trace backend.
+    """
+    tracer = _state["tracer"]
+    if tracer is None:
+        return
+    values = dict(attributes or {})
+    current = trace.get_current_span()
+    if current.is_recording():
+        current.add_event(name, values)
+        return
+    span = tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=values)
+    span.add_event(name, values)
+    span.end()
