@@ -179,3 +179,38 @@ async def test_no_provider_configured_says_so() -> None:
     async with running(app):
         with pytest.raises(NoProviderError, match="SENTIENT_LLM_PROVIDERS"):
             await sentient.llm.generate(model="anything", messages=MESSAGES)
+
+
+async def test_stream_falls_back_before_the_first_token(
+    openai_fake: FakeProvider, anthropic_fake: FakeProvider
+) -> None:
+    """A stream whose first target fails to open is served by the next target."""
+    openai_fake.status = 503
+    app, sentient = llm_app(
+        providers(openai_fake, anthropic_fake),
+        llm_routes={"chat": ["openai/gpt-test", "anthropic/claude-test"]},
+        llm_retry_attempts=1,
+    )
+    async with running(app):
+        stream = sentient.llm.stream(model="chat", messages=MESSAGES)
+        text = "".join([chunk async for chunk in stream])
+    assert text == "Hello, world"
+    assert stream.result is not None
+    assert stream.result.provider == "anthropic"
+
+
+async def test_sdk_wrapper_records_anthropic_usage(anthropic_fake: FakeProvider) -> None:
+    """sdk.call() around AsyncAnthropic returns the SDK's answer and records its tokens."""
+    app, sentient = llm_app(providers(anthropic=anthropic_fake))
+    async with running(app):
+        client = sentient.llm.sdk.anthropic("anthropic")
+        message = await sentient.llm.sdk.call(
+            "anthropic",
+            "claude-test",
+            lambda: client.messages.create(model="claude-test", max_tokens=5, messages=MESSAGES),
+        )
+        out = exposition(sentient)
+    assert message.content[0].text == "Hello, world"
+    assert sample(out, "llm_tokens_consumed_total", provider="anthropic", type="input") == 11
+    assert sample(out, "llm_requests_total", provider="anthropic", status="success") == 1
+    assert anthropic_fake.headers[-1]["x-api-key"] == anthropic_fake.key
