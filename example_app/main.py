@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import StreamingResponse
 
+from example_app.chat import router as chat_router
 from fastapi_sentient import CheckResult, HealthStatus, SentientDep, include_plugin
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -98,6 +99,7 @@ async def events(agent_id: str, sentient: SentientDep, count: int = 50) -> Strea
 
 api.include_router(agents)
 app.include_router(api)
+app.include_router(chat_router)  # POST /chat: SSE from the configured LLM providers
 
 
 @app.get("/")
