@@ -54,6 +54,11 @@ class PoolRegistry:
 
     def register(self, pool: Pool) -> Pool:
         """Add ``pool`` (before the app starts); it opens at startup in registration order."""
+        if self.started:
+            msg = (
+                f"pool {pool.name!r} registered after startup; register pools before the app starts"
+            )
+            raise ConfigurationError(msg)
         if not isinstance(pool, Pool):
             msg = f"{pool!r} does not implement fastapi_sentient.pools.Pool"
             raise ConfigurationError(msg)

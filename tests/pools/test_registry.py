@@ -140,3 +140,24 @@ def test_user_kind_gets_its_own_metric_prefix() -> None:
     assert 'toy_pool_connections_created_total{pool="main"} 1.0' in text
     assert 'toy_pool_acquire_timeouts_total{pool="main"} 0.0' in text
     assert 'toy_pool_waiting{pool="main"} 0.0' in text
+
+
+def test_registering_after_startup_is_refused() -> None:
+    """A pool registered while the app runs would never open; it is refused with the fix."""
+    app, sentient = make_app()
+    with TestClient(app), pytest.raises(ConfigurationError, match="before the app starts"):
+        sentient.pools.register(ToyPool("late"))
+
+
+def test_a_second_lifespan_reopens_the_pools(sqlite_url: str) -> None:
+    """Stopping and starting the app again (as test suites do) reopens every pool cleanly."""
+    app, sentient = make_app(database_url=sqlite_url)
+    toy = ToyPool("side")
+    sentient.pools.register(toy)
+    for _ in range(2):
+        with TestClient(app) as client:
+            details = client.get("/health").json()["details"]
+            assert details["db"]["status"] == "healthy"
+            assert details["toy:side"]["status"] == "healthy"
+    assert sentient.pools.db.stats().created == 2
+    assert toy.opens == 2
