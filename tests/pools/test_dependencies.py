@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import httpx2
+import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from fastapi_sentient import DbEngine, DbSession, RedisClient, http_client
+from fastapi_sentient.exceptions import PoolNotFoundError
 from tests.pools.conftest import make_app
 from tests.pools.fakes import ToyPool
 from tests.support.procs import free_port
@@ -122,3 +124,15 @@ def test_http_client_hands_out_the_named_providers_client() -> None:
 
     with TestClient(app) as client:
         assert client.get("/same").json() == {"same": True}
+
+
+def test_db_session_without_a_database_names_the_variable() -> None:
+    """A DbSession route on an app with no database fails naming SENTIENT_DATABASE_URL."""
+    app, _ = make_app()
+
+    @app.get("/rows")
+    async def rows(session: DbSession) -> None:
+        """Never reached."""
+
+    with TestClient(app) as client, pytest.raises(PoolNotFoundError, match="SENTIENT_DATABASE_URL"):
+        client.get("/rows")
