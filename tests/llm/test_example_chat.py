@@ -29,27 +29,22 @@ def test_chat_without_provider_says_so() -> None:
 
 
 @pytest.mark.integration
-def test_chat_streams_sse_and_ends_with_done(openai_fake: FakeProvider) -> None:
-    """With a provider, /chat streams the chunks as SSE and ends with usage and cost."""
+def test_chat_streams_sse_then_ends_cleanly_on_drain(openai_fake: FakeProvider) -> None:
+    """/chat streams chunks as SSE ending with event: done; on SIGTERM mid-stream, event: shutdown."""
     with app_process(TARGET, env=provider_env(openai_fake)) as app:
         response = httpx2.post(app.url + "/chat", json={"message": "hi"}, timeout=10)
-    assert response.headers["content-type"].startswith("text/event-stream")
-    texts = [
-        json.loads(line[6:])["text"]
-        for line in response.text.splitlines()
-        if line.startswith('data: {"text"')
-    ]
-    assert texts == ["Hello", ", ", "world"]
-    assert "event: done" in response.text
-    assert '"input": 11' in response.text
+        assert response.headers["content-type"].startswith("text/event-stream")
+        texts = [
+            json.loads(line[6:])["text"]
+            for line in response.text.splitlines()
+            if line.startswith('data: {"text"')
+        ]
+        assert texts == ["Hello", ", ", "world"]
+        assert "event: done" in response.text
+        assert '"input": 11' in response.text
 
-
-@pytest.mark.integration
-def test_chat_stream_ends_cleanly_on_drain(openai_fake: FakeProvider) -> None:
-    """SIGTERM mid-stream: the stream ends with event: shutdown and shutdown completes."""
-    openai_fake.chunks = ["tick "] * 200
-    openai_fake.chunk_delay = 0.05
-    with app_process(TARGET, env=provider_env(openai_fake)) as app:
+        openai_fake.chunks = ["tick "] * 200
+        openai_fake.chunk_delay = 0.05
         with httpx2.stream("POST", app.url + "/chat", json={"message": "hi"}, timeout=20) as r:
             lines = r.iter_lines()
             for line in lines:
