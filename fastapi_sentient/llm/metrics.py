@@ -11,8 +11,14 @@ Prometheus (dots → underscores, ``s`` → ``_seconds``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi_sentient.llm.types import Usage
 from fastapi_sentient.metrics.registry import Metrics
+
+if TYPE_CHECKING:
+    from fastapi_sentient.llm.outcome import Classification
+    from fastapi_sentient.llm.provider import Target
 
 OTHER = "other"
 
@@ -136,3 +142,35 @@ class LLMMetrics:
     def retry(self, provider: str, model: str, reason: str) -> None:
         """Record a retry."""
         self.retries.labels(provider, model, reason).inc()
+
+    def record(
+        self,
+        target: Target,
+        verdict: Classification,
+        duration: float | None,
+        usage: Usage | None = None,
+        cost: float = 0.0,
+    ) -> None:
+        """Record one attempt against ``target`` (model label bounded here)."""
+        provider = target.provider
+        self.attempt(
+            provider=provider.name,
+            kind=provider.adapter.kind,
+            server=provider.server_address,
+            model=provider.model_label(target.model),
+            status=verdict.status,
+            duration=duration,
+            error_type=verdict.error_type,
+            usage=usage,
+            cost=cost,
+        )
+
+    def fell_back(self, route: str, target: Target, reason: str) -> None:
+        """A route moved past ``target``."""
+        label = target.provider.model_label(target.model)
+        self.fallbacks.labels(route, target.provider.name, label, reason).inc()
+
+    def served_by(self, route: str, target: Target) -> None:
+        """A route's call was served by ``target``."""
+        label = target.provider.model_label(target.model)
+        self.served.labels(route, target.provider.name, label).inc()

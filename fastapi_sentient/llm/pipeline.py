@@ -14,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass
 
 import httpx2
 
@@ -29,38 +28,13 @@ from fastapi_sentient.llm.errors import (
     ProviderTimeoutError,
 )
 from fastapi_sentient.llm.metrics import LLMMetrics
-from fastapi_sentient.llm.outcome import SUCCESS, Classification, Outcome, classify
-from fastapi_sentient.llm.provider import Provider
+from fastapi_sentient.llm.outcome import SUCCESS, Outcome, classify
+from fastapi_sentient.llm.provider import Operation, Target
 from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
 from fastapi_sentient.llm.streaming import OpenStream, open_stream
-from fastapi_sentient.llm.types import Completion, LLMRequest, LLMResult, StreamEvent, Usage
+from fastapi_sentient.llm.types import LLMRequest, LLMResult, StreamEvent
 from fastapi_sentient.pools.http_transport import Gate
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One provider and the model to ask it for."""
-
-    provider: Provider
-    model: str
-
-
-Operation = Callable[[Target], Awaitable[Completion]]
-
-
-def adapter_operation(request: LLMRequest, redact: Callable[[str], str]) -> Operation:
-    """One attempt of ``request`` through the target provider's wire adapter."""
-
-    async def complete(target: Target) -> Completion:
-        provider = target.provider
-        return await provider.adapter.complete(
-            provider.client(),
-            dataclasses.replace(request, model=target.model),
-            provider=provider.name,
-            redact=redact,
-        )
-
-    return complete
+from fastapi_sentient.tracing.spans import llm_span
 
 
 class Pipeline:
@@ -133,9 +107,11 @@ class Pipeline:
                     result = await self._with_retries(target, operation, deadline_at)
                 except LLMError as exc:
                     errors.append(exc)
-                    self._fell_back(route, target, exc, last=index == len(targets) - 1)
+                    if route is not None and index < len(targets) - 1:
+                        self.metrics.fell_back(route, target, classify(exc).status)
                     continue
-                self._served(route, target)
+                if route is not None:
+                    self.metrics.served_by(route, target)
                 return result
             raise _final(route, errors)
 
@@ -184,7 +160,7 @@ class Pipeline:
         try:
             return breaker, breaker.acquire()
         except LLMError as exc:
-            self._record(target, classify(exc), None)
+            self.metrics.record(target, classify(exc), None)
             raise
 
     async def _attempt(self, target: Target, operation: Operation, deadline_at: float) -> LLMResult:
@@ -194,8 +170,17 @@ class Pipeline:
         started = time.perf_counter()
         scope = asyncio.timeout(limit)
         try:
-            async with scope:
-                completion = await operation(target)
+            with llm_span(
+                provider.kind, target.model, server_address=provider.server_address
+            ) as span:
+                async with scope:
+                    completion = await operation(target)
+                span.record_response(
+                    model=completion.response_model,
+                    input_tokens=completion.usage.input_tokens,
+                    output_tokens=completion.usage.output_tokens,
+                    finish_reasons=[completion.finish_reason] if completion.finish_reason else None,
+                )
         except BaseException as exc:
             error = self._failed(target, breaker, permit, exc, started, scope, limit)
             if error is exc:
@@ -204,7 +189,7 @@ class Pipeline:
         elapsed = time.perf_counter() - started
         breaker.record(permit, Outcome.SUCCESS, elapsed)
         cost = provider.prices.cost(target.model, completion.usage)
-        self._record(target, SUCCESS, elapsed, completion.usage, cost)
+        self.metrics.record(target, SUCCESS, elapsed, completion.usage, cost)
         return LLMResult(
             text=completion.text,
             usage=completion.usage,
@@ -231,9 +216,11 @@ class Pipeline:
                     opened = await self._open_with_retries(target, request, deadline_at)
                 except LLMError as exc:
                     errors.append(exc)
-                    self._fell_back(route, target, exc, last=index == len(targets) - 1)
+                    if route is not None and index < len(targets) - 1:
+                        self.metrics.fell_back(route, target, classify(exc).status)
                     continue
-                self._served(route, target)
+                if route is not None:
+                    self.metrics.served_by(route, target)
                 break
             if opened is None:
                 raise _final(route, errors)
@@ -287,7 +274,7 @@ class Pipeline:
             verdict = classify(asyncio.CancelledError() if isinstance(exc, GeneratorExit) else exc)
             elapsed = time.perf_counter() - opened.started
             opened.breaker.record(opened.permit, verdict.outcome, elapsed)
-            self._record(target, verdict, elapsed)
+            self.metrics.record(target, verdict, elapsed)
             raise
         finally:
             await opened.aclose()
@@ -296,7 +283,7 @@ class Pipeline:
         usage = opened.usage
         cost = target.provider.prices.cost(target.model, usage)
         opened.cost = cost
-        self._record(target, SUCCESS, elapsed, usage, cost)
+        self.metrics.record(target, SUCCESS, elapsed, usage, cost)
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -323,40 +310,8 @@ class Pipeline:
         breaker.record(permit, verdict.outcome, elapsed)
         if verdict.outcome == Outcome.THROTTLED and verdict.retry_after:
             breaker.throttle(min(verdict.retry_after, self.policy.retry_after_cap))
-        self._record(target, verdict, elapsed)
+        self.metrics.record(target, verdict, elapsed)
         return error
-
-    def _record(
-        self,
-        target: Target,
-        verdict: Classification,
-        duration: float | None,
-        usage: Usage | None = None,
-        cost: float = 0.0,
-    ) -> None:
-        provider = target.provider
-        self.metrics.attempt(
-            provider=provider.name,
-            kind=provider.adapter.kind,
-            server=provider.server_address,
-            model=provider.model_label(target.model),
-            status=verdict.status,
-            duration=duration,
-            error_type=verdict.error_type,
-            usage=usage,
-            cost=cost,
-        )
-
-    def _fell_back(self, route: str | None, target: Target, exc: LLMError, *, last: bool) -> None:
-        if route is not None and not last:
-            label = target.provider.model_label(target.model)
-            reason = classify(exc).status
-            self.metrics.fallbacks.labels(route, target.provider.name, label, reason).inc()
-
-    def _served(self, route: str | None, target: Target) -> None:
-        if route is not None:
-            label = target.provider.model_label(target.model)
-            self.metrics.served.labels(route, target.provider.name, label).inc()
 
 
 def _final(route: str | None, errors: list[LLMError]) -> LLMError:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from fastapi_sentient.llm.pricing import PriceTable
 from fastapi_sentient.llm.providers.anthropic import AnthropicAdapter
 from fastapi_sentient.llm.providers.base import ProviderAdapter
 from fastapi_sentient.llm.providers.openai import OpenAIAdapter
+from fastapi_sentient.llm.types import Completion, LLMRequest
 
 ADAPTERS: dict[str, Callable[[], ProviderAdapter]] = {
     "openai": OpenAIAdapter,
@@ -76,3 +78,29 @@ class Provider:
     def default_model(self) -> str | None:
         """The first configured model, used when a call names none."""
         return self.models[0] if self.models else None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One provider and the model to ask it for."""
+
+    provider: Provider
+    model: str
+
+
+Operation = Callable[[Target], Awaitable[Completion]]
+
+
+def adapter_operation(request: LLMRequest, redact: Callable[[str], str]) -> Operation:
+    """One attempt of ``request`` through the target provider's wire adapter."""
+
+    async def complete(target: Target) -> Completion:
+        provider = target.provider
+        return await provider.adapter.complete(
+            provider.client(),
+            dataclasses.replace(request, model=target.model),
+            provider=provider.name,
+            redact=redact,
+        )
+
+    return complete

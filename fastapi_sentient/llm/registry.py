@@ -14,21 +14,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient.exceptions import ConfigurationError
-from fastapi_sentient.llm.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from fastapi_sentient.llm.breaker import BreakerState, CircuitBreaker
+from fastapi_sentient.llm.config import breaker_config, retry_budget, retry_policy
 from fastapi_sentient.llm.errors import NoProviderError
 from fastapi_sentient.llm.health import ProvidersCheck
 from fastapi_sentient.llm.metrics import LLMMetrics
-from fastapi_sentient.llm.pipeline import Pipeline, Target, adapter_operation
+from fastapi_sentient.llm.pipeline import Pipeline
 from fastapi_sentient.llm.pricing import PriceTable
-from fastapi_sentient.llm.provider import ADAPTERS, Provider
+from fastapi_sentient.llm.provider import ADAPTERS, Provider, Target, adapter_operation
 from fastapi_sentient.llm.providers.base import ProviderAdapter
-from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
 from fastapi_sentient.llm.sdk import SDKCalls
 from fastapi_sentient.llm.shared import SharedBreakers
 from fastapi_sentient.llm.stream import LLMStream
 from fastapi_sentient.llm.types import LLMRequest, LLMResult, Message
 from fastapi_sentient.pools.http import pool_from_settings, probe_ttl
 from fastapi_sentient.settings import LLMProviderSettings
+from fastapi_sentient.tracing.spans import add_event
 
 if TYPE_CHECKING:
     from fastapi_sentient.sentient import Sentient
@@ -65,32 +66,15 @@ class LLMRegistry:
             "Circuit breaker state changes.",
             ("name", "from_state", "to_state"),
         )
-        self.breaker_config = BreakerConfig(
-            failure_rate_threshold=s.llm_breaker_failure_rate,
-            slow_call_rate_threshold=s.llm_breaker_slow_call_rate,
-            slow_call_duration=s.llm_breaker_slow_call_duration,
-            window_size=max(s.llm_breaker_window_size, s.llm_breaker_minimum_calls),
-            window_seconds=s.llm_breaker_window_seconds,
-            minimum_calls=s.llm_breaker_minimum_calls,
-            open_duration=s.llm_breaker_open_duration,
-            half_open_calls=s.llm_breaker_half_open_calls,
-            half_open_max_wait=s.llm_breaker_half_open_max_wait,
-        )
+        self.breaker_config = breaker_config(s)
         self.pipeline = Pipeline(
             metrics=self.metrics,
-            policy=RetryPolicy(
-                attempts=s.llm_retry_attempts,
-                base_delay=s.llm_retry_base_delay,
-                max_delay=max(s.llm_retry_max_delay, s.llm_retry_base_delay),
-                retry_after_cap=s.llm_retry_after_cap,
-            ),
+            policy=retry_policy(s),
             breaker_config=self.breaker_config,
             deadline=s.llm_deadline,
             max_concurrency=s.llm_max_concurrency,
             queue_timeout=s.llm_queue_timeout,
-            budget=lambda: RetryBudget(
-                s.llm_retry_budget_ratio, min_per_second=s.llm_retry_budget_min_per_second
-            ),
+            budget=lambda: retry_budget(s),
             redact=sentient.redact,
             on_transition=self._on_transition,
         )
@@ -200,6 +184,10 @@ class LLMRegistry:
         self._state_gauge.labels(breaker.name).set(int(new))
         if old != new:
             self._transitions.labels(breaker.name, old.label, new.label).inc()
+            add_event(
+                "circuit_breaker.state_change",
+                {"circuit_breaker.name": breaker.name, "from": old.label, "to": new.label},
+            )
             if self.shared is not None:
                 self.shared.transitioned(breaker, old, new)
 
@@ -255,27 +243,6 @@ class LLMRegistry:
     def _route(self, name: str) -> list[Target]:
         return [Target(self.providers[p], m) for p, m in self.routes[name]]
 
-    @staticmethod
-    def _request(
-        model: str | None,
-        messages: Sequence[Message] | None,
-        max_tokens: int | None,
-        temperature: float | None,
-        parameters: Mapping[str, Any] | None,
-        metadata: Mapping[str, Any] | None,
-    ) -> LLMRequest:
-        params = dict(parameters or {})
-        if max_tokens is not None:
-            params["max_tokens"] = max_tokens
-        if temperature is not None:
-            params["temperature"] = temperature
-        return LLMRequest(
-            model=model or "",
-            messages=list(messages or []),
-            parameters=params,
-            metadata=dict(metadata or {}),
-        )
-
     # --- calls ----------------------------------------------------------------------------
 
     async def generate(
@@ -301,7 +268,9 @@ class LLMRegistry:
             AllTargetsFailedError: see :mod:`fastapi_sentient.llm.errors`.
         """
         if request is None:
-            request = self._request(model, messages, max_tokens, temperature, parameters, metadata)
+            request = LLMRequest.build(
+                model, messages, max_tokens, temperature, parameters, metadata
+            )
         route, targets = self.resolve(provider, request.model or None)
         operation = adapter_operation(request, self._sentient.redact)
         return await self.pipeline.call(targets, operation, route)
@@ -323,7 +292,9 @@ class LLMRegistry:
         After the loop, ``.result`` holds usage, cost and who served.
         """
         if request is None:
-            request = self._request(model, messages, max_tokens, temperature, parameters, metadata)
+            request = LLMRequest.build(
+                model, messages, max_tokens, temperature, parameters, metadata
+            )
         route, targets = self.resolve(provider, request.model or None)
         return LLMStream(self.pipeline.stream(targets, request, route))
 

@@ -30,7 +30,7 @@ from fastapi_sentient.llm.errors import (
     ThrottledError,
 )
 from fastapi_sentient.llm.outcome import Outcome, classify
-from fastapi_sentient.llm.pipeline import Target
+from fastapi_sentient.llm.provider import Target
 from fastapi_sentient.llm.types import Completion, Usage
 from fastapi_sentient.pools.http import resolve_api_key
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi_sentient.llm.types import LLMResult, StreamEvent, Usage
 
 if TYPE_CHECKING:
-    from fastapi_sentient.llm.pipeline import Target
+    from fastapi_sentient.llm.provider import Target
 
 
 class LLMStream:

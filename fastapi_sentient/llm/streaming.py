@@ -18,7 +18,7 @@ from fastapi_sentient.llm.types import LLMRequest, StreamEvent, Usage
 
 if TYPE_CHECKING:
     from fastapi_sentient.llm.breaker import CircuitBreaker, Permit
-    from fastapi_sentient.llm.pipeline import Target
+    from fastapi_sentient.llm.provider import Target
     from fastapi_sentient.llm.providers.base import Redact
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
@@ -26,6 +27,29 @@ class LLMRequest:
     messages: list[Message]
     parameters: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        model: str | None,
+        messages: Sequence[Message] | None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> LLMRequest:
+        """A request from ``generate``'s keyword arguments."""
+        params = dict(parameters or {})
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
+        if temperature is not None:
+            params["temperature"] = temperature
+        return cls(
+            model=model or "",
+            messages=list(messages or []),
+            parameters=params,
+            metadata=dict(metadata or {}),
+        )
 
     @property
     def max_tokens(self) -> int | None:

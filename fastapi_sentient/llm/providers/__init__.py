@@ -1,0 +1,1 @@
+"""Wire adapters: OpenAI-compatible chat completions and Anthropic messages."""
