@@ -126,11 +126,14 @@ class MeteredTransport(httpx2.AsyncBaseTransport):
         if theirs is None:
             request.extensions["trace"] = self._ours
             return
+        if theirs is self._ours or getattr(theirs, "chained_by", None) is self:
+            return  # the same request sent again: already counting
 
         async def both(event: str, info: dict[str, Any]) -> None:
             await self._trace(event, info)
             await theirs(event, info)
 
+        both.chained_by = self  # type: ignore[attr-defined]
         request.extensions["trace"] = both
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:

@@ -84,3 +84,23 @@ async def test_redis_down_calls_still_flow(
             assert sentient.lifecycle.alive
     finally:
         await redis.aclose()
+
+
+@pytest.mark.integration
+async def test_redis_url_shares_breakers_without_code(
+    openai_fake: FakeProvider, redis_proc: RedisServer
+) -> None:
+    """With SENTIENT_REDIS_URL set, the LLM layer shares decisions through the app's Redis pool."""
+    app, sentient = llm_app(providers(openai_fake), **BREAKER, redis_url=redis_proc.url)
+    async with running(app):
+        assert sentient.llm.shared is not None
+        openai_fake.status = 503
+        for _ in range(2):
+            with pytest.raises(ProviderError):
+                await sentient.llm.generate("openai", model="gpt-test", messages=MESSAGES)
+        redis = Redis.from_url(redis_proc.url)
+        try:
+            keys = await redis.keys("*breaker:llm:openai:gpt-test")
+        finally:
+            await redis.aclose()
+    assert len(keys) == 1
