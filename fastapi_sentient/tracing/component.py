@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -94,10 +94,28 @@ class Tracing:
         self.started = True
         if not self._pools_task:
             self._pools_task = True
+            self._watch_cluster()
             # Pools open after this component; their clients exist once startup tasks run.
             self.sentient.lifecycle.add_startup(
                 "tracing-pools", self._instrument_pools, priority=1_000_000, timeout=5.0
             )
+
+    def _watch_cluster(self) -> None:
+        on = getattr(self.sentient.cluster, "on", None)
+        if on is None:
+            return
+        for event_type in ("elected", "stopped_leading", "new_leader"):
+            on(event_type)(self._cluster_event)
+
+    def _cluster_event(self, event: Any) -> None:
+        # Leadership changes happen in background loops: each becomes a short span
+        # of its own carrying the event (see spans.add_event).
+        attributes = {
+            f"cluster.{key}": value
+            for key in ("node_id", "epoch", "reason")
+            if (value := getattr(event, key, None)) is not None
+        }
+        spans.add_event(f"cluster.{event.type}", attributes)
 
     async def _instrument_pools(self) -> None:
         traced = instrument_pools(self.sentient, self.provider)

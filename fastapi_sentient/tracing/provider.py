@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
@@ -39,8 +39,6 @@ from fastapi_sentient.exceptions import ConfigurationError
 if TYPE_CHECKING:
     from fastapi_sentient.settings import SentientSettings
 
-_UNKNOWN_SERVICE = "unknown_service"
-
 
 def build_resource(settings: SentientSettings, instance_id: str) -> Resource:
     """Our identity attributes, overridden by ``OTEL_RESOURCE_ATTRIBUTES``/``OTEL_SERVICE_NAME``."""
@@ -52,12 +50,8 @@ def build_resource(settings: SentientSettings, instance_id: str) -> Resource:
     }
     if settings.region:
         attributes["cloud.region"] = settings.region
-    from_env = Resource.create({})
-    for key, value in from_env.attributes.items():
-        if key == "service.name" and str(value).startswith(_UNKNOWN_SERVICE):
-            continue  # the SDK's placeholder, not an operator's choice
-        attributes[key] = str(value)
-    return Resource(attributes, from_env.schema_url)
+    # create() adds the SDK's own attributes; the detector re-applies the operator's.
+    return Resource.create(attributes).merge(OTELResourceDetector().detect())
 
 
 def build_sampler(ratio: float) -> Sampler | None:
