@@ -214,3 +214,49 @@ async def test_sdk_wrapper_records_anthropic_usage(anthropic_fake: FakeProvider)
     assert sample(out, "llm_tokens_consumed_total", provider="anthropic", type="input") == 11
     assert sample(out, "llm_requests_total", provider="anthropic", status="success") == 1
     assert anthropic_fake.headers[-1]["x-api-key"] == anthropic_fake.key
+
+
+async def test_add_provider_in_code_before_start(openai_fake: FakeProvider) -> None:
+    """add_provider registers a pooled provider before startup; after it, it is refused."""
+    from fastapi_sentient import ConfigurationError
+    from tests.llm.fakes import OPENAI_KEY
+
+    app, sentient = llm_app({})
+    sentient.llm.add_provider(
+        "local", kind="openai", base_url=openai_fake.url, api_key=OPENAI_KEY, models=["m1"]
+    )
+    sentient.llm.add_route("fast", ["local/m1"])
+    async with running(app):
+        result = await sentient.llm.generate(model="fast", messages=MESSAGES)
+        assert result.provider == "local"
+        assert sentient.pools.get("local").stats().created == 1
+        with pytest.raises(ConfigurationError, match="before the app starts"):
+            sentient.llm.add_provider("late", kind="openai")
+
+
+async def test_open_breaker_falls_through_and_all_failing_route_lists_each_error(
+    openai_fake: FakeProvider, anthropic_fake: FakeProvider
+) -> None:
+    """An open first target is skipped without a call; when every target fails, each error is listed."""
+    from fastapi_sentient.llm import AllTargetsFailedError
+
+    app, sentient = llm_app(
+        providers(openai_fake, anthropic_fake),
+        llm_routes={"chat": ["openai/gpt-test", "anthropic/claude-test"]},
+        llm_retry_attempts=1,
+        llm_breaker_minimum_calls=1,
+        llm_breaker_window_size=1,
+    )
+    openai_fake.status = 503
+    async with running(app):
+        with pytest.raises(Exception, match="503"):
+            await sentient.llm.generate("openai", model="gpt-test", messages=MESSAGES)
+        result = await sentient.llm.generate("chat", messages=MESSAGES)
+        assert result.provider == "anthropic"
+        assert openai_fake.posts == 1  # the open breaker sent nothing
+        anthropic_fake.status = 500
+        with pytest.raises(AllTargetsFailedError) as info:
+            await sentient.llm.generate("chat", messages=MESSAGES)
+        text = exposition(sentient)
+    assert [type(e).__name__ for e in info.value.errors] == ["CircuitOpenError", "ProviderError"]
+    assert sample(text, "llm_fallbacks_total", route="chat", reason="circuit_open") == 2
