@@ -54,6 +54,25 @@ class Container:
         return command[index + 1]
 
     @property
+    def target(self) -> str:
+        """The ``module:attr`` uvicorn serves."""
+        return self.command[1]
+
+    def uvicorn_options(self) -> list[str]:
+        """uvicorn's options minus the target, ``--host`` and ``--port`` (a test picks its own)."""
+        options = self.command[2:]
+        kept: list[str] = []
+        skip = False
+        for part in options:
+            if skip:
+                skip = False
+            elif part in ("--host", "--port"):
+                skip = True
+            else:
+                kept.append(part)
+        return kept
+
+    @property
     def env(self) -> dict[str, dict[str, Any]]:
         return {item["name"]: item for item in self.spec.get("env", [])}
 
