@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi_sentient.exceptions import ConfigurationError, PoolNotFoundError, StartupError
 from fastapi_sentient.pools.base import Pool
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from fastapi_sentient.sentient import Sentient
 
 logger = logging.getLogger("fastapi_sentient.pools")
+
+P = TypeVar("P", bound=Pool)
 
 RECONNECT_INITIAL = 0.5
 RECONNECT_MAX = 30.0
@@ -52,15 +54,15 @@ class PoolRegistry:
 
     # --- registration ---------------------------------------------------------------------
 
-    def register(self, pool: Pool) -> Pool:
+    def register(self, pool: P) -> P:
         """Add ``pool`` (before the app starts); it opens at startup in registration order."""
+        if not isinstance(pool, Pool):
+            msg = f"{pool!r} does not implement fastapi_sentient.pools.Pool"
+            raise ConfigurationError(msg)
         if self.started:
             msg = (
                 f"pool {pool.name!r} registered after startup; register pools before the app starts"
             )
-            raise ConfigurationError(msg)
-        if not isinstance(pool, Pool):
-            msg = f"{pool!r} does not implement fastapi_sentient.pools.Pool"
             raise ConfigurationError(msg)
         if pool.name in self._pools:
             msg = f"a pool named {pool.name!r} is already registered"
