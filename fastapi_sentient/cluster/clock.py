@@ -1,4 +1,4 @@
-"""The clock leases are measured on, and a logger that does not flood during outages.
+"""The clock leases are measured on, loop pacing, and a logger that does not flood during outages.
 
 Lease validity is local time, never a timestamp read from Redis or another
 node: ``CLOCK_BOOTTIME`` on Linux (monotonic and it keeps counting while the
@@ -8,6 +8,7 @@ is still fresh), ``time.monotonic`` elsewhere.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -19,6 +20,30 @@ def clock() -> float:
     if _BOOTTIME is not None:
         return time.clock_gettime(_BOOTTIME)
     return time.monotonic()
+
+
+def raise_if_cancelling() -> None:
+    """Re-raise a cancellation that a coinciding timeout converted and swallowed.
+
+    When a task is cancelled at the moment one of its timeouts (ours or the
+    Redis client's socket timeout) fires, Python 3.11 can surface the timeout
+    instead; the request stays counted in ``Task.cancelling()``, so a loop that
+    checks it still stops at shutdown instead of running on forever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def pause(wake: asyncio.Event, timeout: float) -> None:
+    """Sleep up to ``timeout`` seconds, or until ``wake`` is set (then clear it)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await wake.wait()
+    except TimeoutError:
+        pass
+    wake.clear()
+    raise_if_cancelling()
 
 
 class OutageLog:

@@ -12,6 +12,7 @@ version.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class ConfigWatcher:
         self._on_reset = on_reset
         self.position: str | None = None
         self.generation: str | None = None
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Take the stream position and the snapshot atomically; apply the snapshot."""
@@ -59,6 +61,10 @@ class ConfigWatcher:
         Raises:
             ClusterUnavailableError: Redis did not answer.
         """
+        async with self._lock:
+            await self._poll()
+
+    async def _poll(self) -> None:
         if self.position is None:
             await self.start()
             return

@@ -27,7 +27,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi_sentient.cluster.clock import OutageLog, clock
+from fastapi_sentient.cluster.clock import OutageLog, clock, pause
 from fastapi_sentient.cluster.errors import ClusterUnavailableError
 from fastapi_sentient.cluster.leadership import Leadership
 from fastapi_sentient.cluster.store import Store
@@ -44,11 +44,17 @@ class Timings:
     lease: float
     renew_deadline: float
     retry: float
+    call_timeout: float = 1.0
 
     @property
     def margin(self) -> float:
         """Time between this node's deadline and the earliest server-side expiry."""
         return self.lease - self.renew_deadline
+
+    @property
+    def shutdown_call(self) -> float:
+        """Time limit of a shutdown call (release, leave): no lease depends on it."""
+        return max(1.0, 3 * self.call_timeout)
 
 
 class Elector:
@@ -103,17 +109,9 @@ class Elector:
                 delay = self.timings.retry * random.uniform(1.0, JITTER)
             else:
                 delay = self.timings.retry
-            await self._sleep(delay)
+            await pause(self._wake, delay)
             if self.leadership is not None:
                 await self._renew(self.leadership)
-
-    async def _sleep(self, delay: float) -> None:
-        self._wake.clear()
-        try:
-            async with asyncio.timeout(delay):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
 
     async def _campaign(self) -> None:
         await self._release_stale()
@@ -260,7 +258,7 @@ class Elector:
     async def _release_all(self) -> None:
         for token in self._stale_tokens:
             try:
-                released = await self._store.release(token)
+                released = await self._store.release(token, self.timings.shutdown_call)
             except ClusterUnavailableError as exc:
                 logger.warning("could not release the leader lease: %s", exc)
                 self.release_ok = False

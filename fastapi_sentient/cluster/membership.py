@@ -90,9 +90,9 @@ class Membership:
         self.registered = True
         return outcome == "joined"
 
-    async def leave(self, node_id: str) -> bool:
+    async def leave(self, node_id: str, timeout: float | None = None) -> bool:
         """Remove this incarnation from the group (graceful shutdown)."""
-        left = await self._store.leave(node_id, self.incarnation)
+        left = await self._store.leave(node_id, self.incarnation, timeout)
         self.registered = False
         return left
 

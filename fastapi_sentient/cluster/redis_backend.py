@@ -22,7 +22,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient.cluster.base import Coordinator
-from fastapi_sentient.cluster.clock import OutageLog
+from fastapi_sentient.cluster.clock import OutageLog, pause
 from fastapi_sentient.cluster.config_watch import ConfigWatcher
 from fastapi_sentient.cluster.connection import RedisEndpoint, open_client, parse_redis_url
 from fastapi_sentient.cluster.elector import Elector, Timings
@@ -54,7 +54,9 @@ class RedisCoordinator(Coordinator):
         s = self.settings
         self.endpoint: RedisEndpoint = parse_redis_url(url)
         self.keys = Keys.for_cluster(s.cluster_name)
-        self.timings = Timings(s.lease_ttl, s.renew_deadline, s.retry_period)
+        self.timings = Timings(
+            s.lease_ttl, s.renew_deadline, s.retry_period, s.cluster_call_timeout
+        )
         self._client: Any = None
         self._store: Store | None = None
         self._membership: Membership | None = None
@@ -66,6 +68,7 @@ class RedisCoordinator(Coordinator):
         self._beat = asyncio.Event()
         self._poll = asyncio.Event()
         self._connected = False
+        self._closed = False
         self._error: str | None = None
         self._leader_seen: tuple[str | None, int] = (None, 0)
         self._started_at: float | None = None
@@ -134,6 +137,7 @@ class RedisCoordinator(Coordinator):
         _store, membership, elector, _services, watcher = self._parts()
         self._sentient.redact.add(self.endpoint.password)
         try:
+            await self._prepare()
             await membership.heartbeat()
             await membership.refresh()
             await watcher.start()
@@ -160,24 +164,33 @@ class RedisCoordinator(Coordinator):
         ]
 
     async def stop(self) -> None:
-        """Step down and release, leave, stop the loops, close the connections."""
-        if self._elector is None or self._membership is None:
+        """Stop the loops, step down and release, leave, close the connections."""
+        if self._elector is None or self._membership is None or self._closed:
             return
-        elector_task = self._tasks[0] if self._tasks else None
-        if elector_task is not None:
-            elector_task.cancel()
-            await asyncio.gather(elector_task, return_exceptions=True)
+        self._closed = True
+        # loops first: a heartbeat after the leave would announce this node again
+        loops = [*self._tasks, *self._helpers]
+        for task in loops:
+            task.cancel()
+        if loops:
+            _done, stuck = await asyncio.wait(
+                loops, timeout=1.0 + self.settings.cluster_call_timeout
+            )
+            for task in stuck:
+                logger.error("cluster loop %s did not stop when cancelled", task.get_name())
+        self._tasks.clear()
         await self._elector.close()
         try:
-            await self._membership.leave(self.node_id)
+            await self._membership.leave(self.node_id, self.timings.shutdown_call)
         except ClusterUnavailableError as exc:
             logger.warning("cluster: could not leave cleanly (%s); the reaper will", exc)
-        for task in [*self._tasks, *self._helpers]:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *self._helpers, return_exceptions=True)
-        self._tasks.clear()
         await self.events.aclose()
         await self._close_client()
+
+    async def _prepare(self) -> None:
+        store = self._store
+        if store is not None and not store.prepared:
+            await store.prepare(max(2.0, 10 * self.settings.cluster_call_timeout))
 
     async def _close_client(self) -> None:
         if self._client is not None:
@@ -198,14 +211,16 @@ class RedisCoordinator(Coordinator):
     # --- loops ---------------------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
-        _store, membership, _elector, services, _watcher = self._parts()
+        _store, membership, _elector, services, watcher = self._parts()
         interval = self.settings.heartbeat_interval
         while True:
-            await _wait(self._beat, interval)
+            await pause(self._beat, interval)
             try:
+                await self._prepare()
                 if await membership.heartbeat() and services.local:
                     await services.reassert()
                 await membership.reap()
+                await watcher.poll()  # stream first: departures keep their recorded reason
                 live = await membership.refresh()
             except ClusterUnavailableError as exc:
                 self._beat_log.failure(exc)
@@ -219,7 +234,7 @@ class RedisCoordinator(Coordinator):
         _store, _membership, _elector, _services, watcher = self._parts()
         interval = self.settings.heartbeat_interval
         while True:
-            await _wait(self._poll, interval)
+            await pause(self._poll, interval)
             try:
                 await watcher.poll()
             except ClusterUnavailableError as exc:
@@ -280,7 +295,8 @@ class RedisCoordinator(Coordinator):
 
     async def members(self) -> list[NodeRecord]:
         """Live members, read from Redis now."""
-        _store, membership, *_ = self._parts()
+        _store, membership, _elector, _services, watcher = self._parts()
+        await watcher.poll()
         return await membership.refresh()
 
     async def leader(self) -> NodeRecord | None:
@@ -352,12 +368,3 @@ class RedisCoordinator(Coordinator):
         """Compare-and-set the shared document (JSON-serialisable ``data``)."""
         *_, watcher = self._parts()
         return await watcher.set(data, expected_version)
-
-
-async def _wait(event: asyncio.Event, timeout: float) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            await event.wait()
-    except TimeoutError:
-        pass
-    event.clear()

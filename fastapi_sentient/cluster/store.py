@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi_sentient.cluster import scripts
+from fastapi_sentient.cluster.clock import raise_if_cancelling
 from fastapi_sentient.cluster.errors import ClusterUnavailableError
 from fastapi_sentient.cluster.keys import Keys
 from fastapi_sentient.redact import mask_url
@@ -62,6 +63,7 @@ class Store:
         self.lease_ms = lease_ms
         self.node_ttl_ms = node_ttl_ms
         self.maxlen = maxlen
+        self.prepared = False
         self._scripts = {
             name: client.register_script(getattr(scripts, name))
             for name in (
@@ -82,14 +84,48 @@ class Store:
             )
         }
 
-    async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
+    async def prepare(self, timeout: float) -> None:
+        """Learn the cluster layout and load every script, under a startup-sized limit.
+
+        Without it the first calls would spend their short call timeout on
+        discovering slots and on ``NOSCRIPT`` round trips.
+
+        Raises:
+            ClusterUnavailableError: Redis did not answer within ``timeout``.
+        """
         try:
-            async with asyncio.timeout(self.timeout):
-                return await self._scripts[name](keys=list(keys), args=list(args))
+            async with asyncio.timeout(timeout):
+                if hasattr(self.client, "nodes_manager"):  # Redis Cluster
+                    await self.client.initialize()
+                for script in self._scripts.values():
+                    await self.client.script_load(script.script)
         except TimeoutError:
-            msg = f"Redis did not answer {name} within {self.timeout:g}s"
+            raise_if_cancelling()
+            msg = f"Redis did not answer within {timeout:g}s"
             raise ClusterUnavailableError(msg) from None
         except Exception as exc:
+            raise_if_cancelling()
+            msg = mask_url(f"Redis failed: {type(exc).__name__}: {exc}")
+            raise ClusterUnavailableError(msg) from None
+        self.prepared = True
+
+    async def _run(
+        self,
+        name: str,
+        keys: Sequence[str],
+        args: Sequence[Any] = (),
+        timeout: float | None = None,
+    ) -> Any:
+        limit = timeout or self.timeout
+        try:
+            async with asyncio.timeout(limit):
+                return await self._scripts[name](keys=list(keys), args=list(args))
+        except TimeoutError:
+            raise_if_cancelling()
+            msg = f"Redis did not answer {name} within {limit:g}s"
+            raise ClusterUnavailableError(msg) from None
+        except Exception as exc:
+            raise_if_cancelling()
             text = mask_url(f"{type(exc).__name__}: {exc}")
             msg = f"Redis {name} failed: {text}"
             raise ClusterUnavailableError(msg) from None
@@ -124,10 +160,11 @@ class Store:
         """Extend the lease if ``token`` still holds it."""
         return int(await self._run("RENEW", (self.keys.leader,), (token, self.lease_ms))) == 1
 
-    async def release(self, token: str) -> bool:
+    async def release(self, token: str, timeout: float | None = None) -> bool:
         """Delete the lease if ``token`` still holds it."""
         k = self.keys
-        return int(await self._run("RELEASE", (k.leader, k.events), (token, self.maxlen))) == 1
+        reply = await self._run("RELEASE", (k.leader, k.events), (token, self.maxlen), timeout)
+        return int(reply) == 1
 
     async def leader(self) -> tuple[str, str, int, str, float | None] | None:
         """(node, incarnation, epoch, member document, heartbeat ms) of the lease holder."""
@@ -174,11 +211,14 @@ class Store:
         )
         return [str(x) for x in reply]
 
-    async def leave(self, node: str, incarnation: str) -> bool:
+    async def leave(self, node: str, incarnation: str, timeout: float | None = None) -> bool:
         """Remove this incarnation's record and services now."""
         k = self.keys
         reply = await self._run(
-            "LEAVE", (k.members, k.nodes, k.services, k.events), (node, incarnation, self.maxlen)
+            "LEAVE",
+            (k.members, k.nodes, k.services, k.events),
+            (node, incarnation, self.maxlen),
+            timeout,
         )
         return int(reply) == 1
 
@@ -201,9 +241,11 @@ class Store:
             async with asyncio.timeout(self.timeout):
                 await self.client.hset(self.keys.services, service_id, document)
         except TimeoutError:
+            raise_if_cancelling()
             msg = f"Redis did not answer HSET within {self.timeout:g}s"
             raise ClusterUnavailableError(msg) from None
         except Exception as exc:
+            raise_if_cancelling()
             msg = mask_url(f"Redis HSET failed: {type(exc).__name__}: {exc}")
             raise ClusterUnavailableError(msg) from None
 

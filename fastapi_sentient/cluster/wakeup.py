@@ -26,8 +26,11 @@ async def listen(
     log = OutageLog(logger, "cluster config subscription")
     while True:
         client = client_factory()
-        pubsub = client.pubsub()
+        pubsub: Any = None
         try:
+            if hasattr(client, "nodes_manager"):  # Redis Cluster: learn the slots first
+                await client.initialize()
+            pubsub = client.pubsub()
             await pubsub.subscribe(channel)
             log.success()
             while True:
@@ -46,7 +49,8 @@ async def listen(
 async def _close(pubsub: Any, client: Any) -> None:
     try:
         async with asyncio.timeout(1.0):
-            await pubsub.aclose()
+            if pubsub is not None:
+                await pubsub.aclose()
             await client.aclose()
     except Exception:
         logger.debug("closing the config subscription failed", exc_info=True)

@@ -1,0 +1,144 @@
+"""The coordination scripts against a real redis-server: tokens, epochs, hold-off, membership."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from fastapi_sentient.cluster.connection import open_client, parse_redis_url
+from fastapi_sentient.cluster.keys import Keys
+from fastapi_sentient.cluster.store import Store
+from tests.cluster.conftest import precreate_boot
+from tests.support.redis_server import RedisServer
+
+pytestmark = pytest.mark.integration
+
+KEYS = Keys.for_cluster("test")
+
+
+@pytest.fixture
+async def store(redis_proc: RedisServer) -> AsyncIterator[Store]:
+    """A store with a 1 s lease and node TTL on a fresh server (first-boot marker present)."""
+    precreate_boot(redis_proc.port)
+    client = open_client(parse_redis_url(redis_proc.url), timeout=0.5, connect_timeout=0.5)
+    yield Store(client, KEYS, timeout=0.5, lease_ms=1000, node_ttl_ms=1000)
+    await client.aclose()
+
+
+async def stream(store: Store) -> list[dict[str, Any]]:
+    return [fields for _id, fields in await store.client.xrange(KEYS.events)]
+
+
+async def test_renew_and_release_with_a_foreign_token_change_nothing(store: Store) -> None:
+    """Renew and release compare the token: a stale holder neither extends nor deletes the lease."""
+    held = await store.acquire("tok-a", "a", "inc-a", 0)
+    assert held.outcome == "acquired"
+    await store.client.pexpire(KEYS.leader, 500)
+    assert await store.renew("tok-b") is False
+    assert 0 < await store.client.pttl(KEYS.leader) <= 500
+    assert await store.release("tok-b") is False
+    assert await store.client.hget(KEYS.leader, "tok") == "tok-a"
+    assert await store.renew("tok-a") is True
+    assert await store.client.pttl(KEYS.leader) > 500
+    assert await store.release("tok-a") is True
+    assert not await store.client.exists(KEYS.leader)
+
+
+async def test_acquire_is_idempotent_per_token_and_others_see_the_holder(store: Store) -> None:
+    """A retried acquire with the same token gets the same epoch; another token sees who holds it."""
+    first = await store.acquire("tok-a", "a", "inc-a", 0)
+    again = await store.acquire("tok-a", "a", "inc-a", 0)
+    assert (first.outcome, again.outcome) == ("acquired", "acquired")
+    assert again.epoch == first.epoch
+    other = await store.acquire("tok-b", "b", "inc-b", 0)
+    assert other.outcome == "held"
+    assert (other.holder, other.holder_incarnation, other.epoch) == ("a", "inc-a", first.epoch)
+    assert 0 < other.ttl_ms <= 1000
+
+
+async def test_epochs_increase_and_never_fall_below_an_epoch_seen(store: Store) -> None:
+    """Each acquisition issues a higher epoch; a lost counter restarts above min_epoch."""
+    epochs = []
+    for i in range(3):
+        reply = await store.acquire(f"tok-{i}", "a", "inc", 0)
+        epochs.append(reply.epoch)
+        assert await store.release(f"tok-{i}")
+    assert epochs == sorted(set(epochs))
+    await store.client.delete(KEYS.epoch)  # the counter vanished (failover, restart)
+    reply = await store.acquire("tok-x", "a", "inc", epochs[-1])
+    assert reply.epoch == epochs[-1] + 1
+
+
+async def test_a_wiped_dataset_holds_off_elections_for_one_lease(store: Store) -> None:
+    """A missing boot marker starts a hold-off of one lease, during which nobody is elected."""
+    await store.client.flushdb()
+    first = await store.acquire("tok-a", "a", "inc-a", 0)
+    assert first.outcome == "holdoff"
+    assert 0 < first.ttl_ms <= 1000
+    assert (await store.acquire("tok-b", "b", "inc-b", 0)).outcome == "holdoff"
+    assert [e["type"] for e in await stream(store)] == ["store-reset"]
+    await store.client.delete(KEYS.holdoff)  # as if the lease time had passed
+    assert (await store.acquire("tok-b", "b", "inc-b", 0)).outcome == "acquired"
+
+
+async def test_heartbeat_reap_and_leave_write_one_event_per_incarnation(store: Store) -> None:
+    """Joins and departures are recorded once per (node, incarnation); an evicted node must
+    come back under a new incarnation; the reaper drops a dead node and its services."""
+    assert (await store.heartbeat("a", "1", '{"node":"a","inc":"1"}', must_exist=False))[
+        0
+    ] == "joined"
+    assert (await store.heartbeat("a", "1", '{"node":"a","inc":"1"}', must_exist=True))[0] == "ok"
+    await store.put_service("api@a", '{"id":"api@a","name":"api","node":"a","inc":"1"}')
+    assert len(await store.discover("api")) == 1
+    await store.client.zadd(KEYS.members, {"a": 0})  # last heartbeat long ago
+    assert await store.discover("api") == []  # dead at read time, before any reaping
+    assert await store.reap() == ["a"]
+    assert await store.reap() == []
+    assert not await store.client.hexists(KEYS.services, "api@a")
+    assert (await store.heartbeat("a", "1", '{"node":"a","inc":"1"}', must_exist=True))[
+        0
+    ] == "evicted"
+    assert (await store.heartbeat("a", "2", '{"node":"a","inc":"2"}', must_exist=False))[
+        0
+    ] == "joined"
+    # a restart under the same node id replaces the old incarnation without a reap
+    assert (await store.heartbeat("a", "3", '{"node":"a","inc":"3"}', must_exist=False))[
+        0
+    ] == "joined"
+    assert await store.leave("a", "2") is False  # not the current incarnation
+    assert await store.leave("a", "3") is True
+    events = [(e["type"], e["inc"], e.get("reason")) for e in await stream(store)]
+    assert events == [
+        ("node-joined", "1", None),
+        ("node-left", "1", "timeout"),
+        ("node-joined", "2", None),
+        ("node-left", "2", "replaced"),
+        ("node-joined", "3", None),
+        ("node-left", "3", "shutdown"),
+    ]
+
+
+async def test_member_list_reports_liveness_by_server_time(store: Store) -> None:
+    """LIST returns every stored member with its heartbeat and the server's time to judge it."""
+    await store.heartbeat("a", "1", '{"node":"a","inc":"1"}', must_exist=False)
+    await store.heartbeat("b", "1", '{"node":"b","inc":"1"}', must_exist=False)
+    await store.client.zadd(KEYS.members, {"b": 1})
+    now, entries = await store.list_members()
+    by_node = {node: beat for node, beat, _doc in entries}
+    assert now - by_node["a"] < 1000
+    assert now - by_node["b"] > 1000
+
+
+async def test_config_compare_and_set_bumps_the_version_once(store: Store) -> None:
+    """SET_CONFIG applies only on the expected version and logs and publishes the new one."""
+    assert await store.set_config(0, '{"a":1}') == (True, 1)
+    assert await store.set_config(0, '{"a":2}') == (False, 1)
+    assert await store.get_config() == ("established", 1, '{"a":1}')
+    position, generation, version, document = await store.watch_start()
+    assert (generation, version, document) == ("established", 1, '{"a":1}')
+    assert await store.set_config(1, '{"a":3}') == (True, 2)
+    _gen, version, entries = await store.poll(position)
+    assert version == 2
+    assert [e.fields for e in entries] == [{"type": "config-changed", "version": "2"}]

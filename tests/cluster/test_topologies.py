@@ -1,0 +1,137 @@
+"""Redis Cluster (3 primaries on loopback) and Sentinel, with in-process nodes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from fastapi_sentient.cluster.keys import Keys
+from tests.cluster.conftest import CLUSTER, eventually, node, running
+from tests.support.procs import free_port, port_open, wait_until
+from tests.support.redis_server import RedisServer, require_binary
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def redis_cluster() -> Iterator[list[RedisServer]]:
+    """Three primaries joined with ``redis-cli --cluster create`` (no replicas)."""
+    cli = require_binary("redis-cli", "redis-tools")
+    # an explicit bus port: the default (port + 10000) overflows for high free ports
+    servers = [
+        RedisServer(extra=["--cluster-enabled", "yes", "--cluster-port", str(free_port())]).start()
+        for _ in range(3)
+    ]
+    try:
+        subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{s.port}" for s in servers),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+        def all_ok() -> bool:
+            for server in servers:
+                client = redis.Redis(port=server.port, decode_responses=True)
+                try:
+                    if client.cluster("info")["cluster_state"] != "ok":
+                        return False
+                finally:
+                    client.close()
+            return True
+
+        wait_until(all_ok, 30, 0.1, "cluster_state:ok")
+        yield servers
+    finally:
+        for server in servers:
+            server.close()
+
+
+async def test_the_coordinator_works_on_redis_cluster(redis_cluster: list[RedisServer]) -> None:
+    """On a 3-primary Redis Cluster: one leader, members, compare-and-set and discovery work,
+    every coordination key sits in one slot (one primary holds them all), no KEYS or SCAN."""
+    url = "redis+cluster://" + ",".join(f"127.0.0.1:{s.port}" for s in redis_cluster[:2])
+    apps = [node(url, name) for name in ("a", "b")]
+    async with running(*(app for app, _ in apps)):
+        clusters = [s.cluster for _, s in apps]
+        await eventually(lambda: sum(c.is_leader for c in clusters) == 1, 15, "one leader")
+        a, b = clusters
+        assert sorted(m.node_id for m in await a.members()) == ["a", "b"]
+        assert await a.set_config({"x": 1}, 0) == 1
+        await eventually(lambda: b.config.version == 1, 5)
+        await b.register_service("api", port=1)
+        assert [s.node_id for s in await a.discover_services("api")] == ["b"]
+        leader = next(c for c in clusters if c.is_leader)
+        follower = next(c for c in clusters if not c.is_leader)
+        await leader.stop()  # graceful: release, then the other takes over
+        await eventually(lambda: follower.is_leader, 5, "failover")
+
+    keys = Keys.for_cluster(CLUSTER)
+    probe = redis.Redis(port=redis_cluster[0].port, decode_responses=True)
+    slot = probe.cluster("keyslot", keys.leader)
+    for name in ("epoch", "boot", "members", "nodes", "services", "events", "config"):
+        assert probe.cluster("keyslot", getattr(keys, name)) == slot
+    probe.close()
+    sizes = []
+    for server in redis_cluster:
+        client = redis.Redis(port=server.port, decode_responses=True)
+        sizes.append(client.dbsize())
+        stats = client.info("commandstats")
+        assert "cmdstat_keys" not in stats
+        assert "cmdstat_scan" not in stats
+        client.close()
+    assert sorted(sizes)[:2] == [0, 0]  # one primary carries the whole group
+    assert max(sizes) >= 4  # epoch, boot, events, config outlive the members
+
+
+@pytest.fixture
+def sentinel() -> Iterator[tuple[RedisServer, int]]:
+    """A primary watched by one Sentinel (quorum 1)."""
+    primary = RedisServer().start()
+    binary = require_binary("redis-server", "redis-server")
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="sentinel-"))
+    conf = workdir / "sentinel.conf"
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
+        f"sentinel monitor mymaster 127.0.0.1 {primary.port} 1\n"
+    )
+    proc = subprocess.Popen(
+        [binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until(lambda: port_open(port), 10, what="sentinel")
+        yield primary, port
+    finally:
+        proc.kill()
+        proc.wait(5)
+        primary.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def test_the_coordinator_finds_the_primary_through_sentinel(
+    sentinel: tuple[RedisServer, int],
+) -> None:
+    """A redis+sentinel:// URL resolves the primary: the node joins and leads."""
+    primary, port = sentinel
+    app, sentient = node(f"redis+sentinel://127.0.0.1:{port}/mymaster", "a")
+    async with running(app):
+        await eventually(lambda: sentient.cluster.is_leader, 10, "leadership via Sentinel")
+        assert [m.node_id for m in await sentient.cluster.members()] == ["a"]
+    client = redis.Redis(port=primary.port, decode_responses=True)
+    assert client.exists(Keys.for_cluster(CLUSTER).epoch)
+    client.close()
