@@ -83,6 +83,15 @@ class Lifecycle:
                 self._draining.set()
         return self._draining
 
+    def reset(self) -> None:
+        """Back to ``starting`` for a new run of the lifespan (tests often run it twice)."""
+        self.state = LifecycleState.STARTING
+        self.draining_flag = False
+        self._drain_begun = False
+        self._draining = None
+        self.error = None
+        self.started_at = time.monotonic()
+
     def begin_drain(self) -> bool:
         """Enter draining (idempotent); returns True the first time."""
         if self._drain_begun:

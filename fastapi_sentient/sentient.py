@@ -182,6 +182,8 @@ class Sentient:
         async with AsyncExitStack() as stack:
             stack.push_async_callback(self._final_stop)
             self._mounts = None
+            lifecycle.reset()
+            self.signal_drain.reset()
             self._resolve_node_id()
             lifecycle.spawn(self.loop_lag.run(), "event-loop-lag")
             try:

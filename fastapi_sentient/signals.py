@@ -48,6 +48,13 @@ class SignalDrain:
         self._pending: tuple[int, FrameType | None] | None = None
         self._signals = 0
 
+    def reset(self) -> None:
+        """Forget a previous run's drain (a lifespan may run more than once)."""
+        self.drain_started = None
+        self._signals = 0
+        self._pending = None
+        self._timer = None
+
     # --- installation -----------------------------------------------------------------------
 
     def install(self) -> bool:

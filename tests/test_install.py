@@ -144,3 +144,15 @@ async def test_endpoint_paths_are_configurable() -> None:
         assert (await client.get("/healthz/ready")).status_code == 200
         assert (await client.get("/healthz/live")).status_code == 200
         assert (await client.get("/ready")).status_code == 404
+
+
+async def test_lifespan_can_run_twice() -> None:
+    """Running the same app's lifespan a second time starts ready again (test suites do this)."""
+    app = FastAPI()
+    sentient = include_plugin(app, quiet_settings())
+    async with running(app) as client:
+        assert (await client.get("/ready")).status_code == 200
+    assert sentient.lifecycle.state.value == "stopped"
+    async with running(app) as client:
+        assert (await client.get("/ready")).status_code == 200
+        assert not sentient.lifecycle.draining.is_set()
