@@ -14,9 +14,11 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from sqlalchemy import text
 
 from example_app.chat import router as chat_router
-from fastapi_sentient import CheckResult, HealthStatus, SentientDep, include_plugin
+from fastapi_sentient import CheckResult, DbSession, HealthStatus, SentientDep, include_plugin
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("example_app")
@@ -29,6 +31,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     """The service's own lifespan: fastapi_sentient's resources are already up here."""
     log.info("example lifespan: starting")
     STATE["events"].append("lifespan-start")
+    if sentient.settings.database_url:  # make run: SQLite; unset in some tests
+        async with sentient.pools.db.engine.begin() as connection:
+            await connection.execute(
+                text("CREATE TABLE IF NOT EXISTS notes (agent TEXT NOT NULL, body TEXT NOT NULL)")
+            )
     yield {"greeting": "hello"}
     STATE["events"].append("lifespan-exit")
     log.info("example lifespan: exited")
@@ -68,6 +75,31 @@ agents = APIRouter(prefix="/agents")
 async def get_run(agent_id: str, run_id: int) -> dict[str, Any]:
     """A route under two nested prefixed routers."""
     return {"agent": agent_id, "run": run_id}
+
+
+class Note(BaseModel):
+    """A note an agent keeps between runs."""
+
+    body: str
+
+
+@agents.post("/{agent_id}/notes", status_code=201)
+async def add_note(agent_id: str, note: Note, session: DbSession) -> dict[str, str]:
+    """Committed when the route returns; rolled back if it raises."""
+    await session.execute(
+        text("INSERT INTO notes (agent, body) VALUES (:agent, :body)"),
+        {"agent": agent_id, "body": note.body},
+    )
+    return {"agent": agent_id, "body": note.body}
+
+
+@agents.get("/{agent_id}/notes")
+async def list_notes(agent_id: str, session: DbSession) -> list[str]:
+    """Read through the request-scoped session."""
+    rows = await session.execute(
+        text("SELECT body FROM notes WHERE agent = :agent"), {"agent": agent_id}
+    )
+    return list(rows.scalars())
 
 
 @agents.get("/{agent_id}/slow")

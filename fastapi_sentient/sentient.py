@@ -147,8 +147,13 @@ class Sentient:
 
     def _register_system_checks(self) -> None:
         s = self.settings
+        # CPU and loop lag are spiky: three bad runs in a row before they report it
         self.health.add(
-            "cpu", CpuCheck(s.cpu_warning, s.cpu_critical), type="system", critical=False
+            "cpu",
+            CpuCheck(s.cpu_warning, s.cpu_critical),
+            type="system",
+            critical=False,
+            fail_after=3,
         )
         self.health.add(
             "memory",
@@ -163,7 +168,7 @@ class Sentient:
             critical=False,
             interval=max(s.health_interval, 30.0),
         )
-        self.health.add("event_loop", self.loop_lag, type="system", critical=False)
+        self.health.add("event_loop", self.loop_lag, type="system", critical=False, fail_after=3)
 
     def mounts(self) -> MountTemplates:
         """Templates of the app's parametrised mounts, built once routes are final."""

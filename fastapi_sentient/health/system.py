@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 
 import psutil
 
@@ -23,14 +24,21 @@ def _grade(value: float, warning: float, critical: float) -> HealthStatus:
 
 
 class CpuCheck:
-    """System-wide CPU utilisation since the previous run (psutil's non-blocking form)."""
+    """System-wide CPU utilisation, averaged over the last few runs.
 
-    def __init__(self, warning: float, critical: float) -> None:
+    psutil's non-blocking form measures since the previous call; averaging a short
+    window keeps one busy moment (a deploy, a burst of startups) from reading as a
+    saturated host.
+    """
+
+    def __init__(self, warning: float, critical: float, window: int = 3) -> None:
         self.warning, self.critical = warning, critical
+        self._samples: deque[float] = deque(maxlen=window)
         psutil.cpu_percent(interval=None)  # prime the counter
 
     async def __call__(self) -> CheckResult:
-        percent = psutil.cpu_percent(interval=None)
+        self._samples.append(psutil.cpu_percent(interval=None))
+        percent = sum(self._samples) / len(self._samples)
         status = _grade(percent, self.warning, self.critical)
         error = f"CPU at {percent:.1f}%" if status != HealthStatus.HEALTHY else None
         return CheckResult(
