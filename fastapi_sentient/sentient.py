@@ -83,8 +83,17 @@ class Sentient:
             multiprocess_mode="liveall",
         )
 
+        self._ready_gauge = self.metrics.gauge(
+            "readiness_status",
+            "1 while /ready answers 200 (started, not draining, critical checks passing), else 0.",
+            multiprocess_mode="liveall",
+        )
+        if not self.metrics.multiprocess:
+            self._ready_gauge.set_function(lambda: 0.0 if self.readiness() else 1.0)
+
         def publish(state: CheckState) -> None:
             status_gauge.labels(state.name, state.type).set(state.status.gauge_value)
+            self._publish_readiness()
 
         self.node_id = (
             settings.node_id or f"{socket.gethostname()}:{settings.port or 0}:{os.getpid()}"
@@ -134,6 +143,22 @@ class Sentient:
         self.cluster: Coordinator = build_coordinator(self)
         self.llm: LLMRegistry = build_llm(self)
         self.components.extend([self.pools, self.cluster, self.llm])
+
+    def readiness(self) -> str | None:
+        """Why ``/ready`` would answer 503 now, or None when it answers 200 (no I/O)."""
+        lifecycle = self.lifecycle
+        if lifecycle.draining_flag:
+            return "draining"
+        if lifecycle.state != LifecycleState.RUNNING:
+            return lifecycle.state.value
+        if not self.health.critical_ok():
+            return "critical check failing"
+        return None
+
+    def _publish_readiness(self) -> None:
+        # multiprocess mode cannot read a callback at scrape time: push on every change
+        if self.metrics.multiprocess:
+            self._ready_gauge.set(0.0 if self.readiness() else 1.0)
 
     def _resolve_node_id(self) -> None:
         """Fill the port into the default node id once the serving uvicorn is known."""
@@ -211,6 +236,8 @@ class Sentient:
                 self._check_shutdown_budget()
             if lifecycle.state == LifecycleState.STARTING:
                 lifecycle.state = LifecycleState.RUNNING
+            lifecycle.on_drain(self._publish_readiness)
+            self._publish_readiness()
             logger.info("%s ready (node %s)", self.settings.service_name, self.node_id)
             state = dict(user_state or {})
             state.setdefault("sentient", self)
@@ -234,6 +261,7 @@ class Sentient:
         await self.lifecycle.stop_background()
         if self.lifecycle.state != LifecycleState.ERROR:
             self.lifecycle.state = LifecycleState.STOPPED
+        self._publish_readiness()
 
     def _check_shutdown_budget(self) -> None:
         s = self.settings

@@ -252,3 +252,23 @@ async def test_system_checks_are_registered_non_critical() -> None:
         sentient.health.checks[n].critical for n in ("cpu", "memory", "disk", "event_loop")
     )
     assert "percent" in body["details"]["memory"]["details"]
+
+
+async def test_readiness_gauge_follows_ready() -> None:
+    """readiness_status is 1 while /ready answers 200 and 0 once a critical check fails or draining starts."""
+    from tests.support.asgi import sample
+
+    app, sentient = plugged_app()
+    switch = Switch()
+    state = sentient.health.add("dep", switch, critical=True, interval=60)
+    async with running(app) as client:
+        assert sample((await client.get("/metrics")).text, "readiness_status") == 1
+        switch.healthy = False
+        await sentient.health.run(state)
+        assert (await client.get("/ready")).status_code == 503
+        assert sample((await client.get("/metrics")).text, "readiness_status") == 0
+        switch.healthy = True
+        await sentient.health.run(state)
+        assert sample((await client.get("/metrics")).text, "readiness_status") == 1
+        sentient.lifecycle.begin_drain()
+        assert sample((await client.get("/metrics")).text, "readiness_status") == 0

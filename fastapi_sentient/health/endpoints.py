@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import Receive, Scope, Send
 
 from fastapi_sentient.health.result import HealthStatus
-from fastapi_sentient.lifecycle import LifecycleState
 
 if TYPE_CHECKING:
     from fastapi_sentient.sentient import Sentient
@@ -61,21 +60,14 @@ class ReadyEndpoint:
     """200 only when started, not draining and every critical check passes."""
 
     def __init__(self, sentient: Sentient) -> None:
-        self.lifecycle = sentient.lifecycle
-        self.health = sentient.health
+        self.readiness = sentient.readiness
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lifecycle = self.lifecycle
-        if lifecycle.draining_flag:
-            reason = "draining"
-        elif lifecycle.state != LifecycleState.RUNNING:
-            reason = lifecycle.state.value
-        elif not self.health.critical_ok():
-            reason = "critical check failing"
-        else:
+        reason = self.readiness()
+        if reason is None:
             await _respond(send, 200, _READY_OK)
-            return
-        await _respond(send, 503, _prebuilt({"status": "not ready", "reason": reason}))
+        else:
+            await _respond(send, 503, _prebuilt({"status": "not ready", "reason": reason}))
 
 
 class HealthEndpoint:
