@@ -61,7 +61,7 @@ def _rejected(leadership: Leadership, current: int) -> StaleEpochError:
 
 
 def fence_table_ddl(table: str = DEFAULT_TABLE) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for the guard table (PostgreSQL, SQLite, MySQL)."""
+    """``CREATE TABLE IF NOT EXISTS`` for the guard table (portable SQL)."""
     return (
         f"CREATE TABLE IF NOT EXISTS {_table(table)} ("
         "resource VARCHAR(200) PRIMARY KEY, "
