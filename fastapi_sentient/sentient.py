@@ -41,6 +41,7 @@ from fastapi_sentient.signals import SignalDrain, find_server
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
+    from fastapi_sentient.business_metrics import BusinessMetrics
     from fastapi_sentient.cluster import Coordinator
     from fastapi_sentient.llm import LLMRegistry
     from fastapi_sentient.pools import PoolRegistry
@@ -143,6 +144,13 @@ class Sentient:
         self.cluster: Coordinator = build_coordinator(self)
         self.llm: LLMRegistry = build_llm(self)
         self.components.extend([self.pools, self.cluster, self.llm])
+
+    @property
+    def business(self) -> BusinessMetrics:
+        """The seed's domain metrics (auth attempts, sessions, revenue, …) with bounded labels."""
+        from fastapi_sentient.business_metrics import business_metrics
+
+        return business_metrics(self)
 
     def readiness(self) -> str | None:
         """Why ``/ready`` would answer 503 now, or None when it answers 200 (no I/O)."""
