@@ -71,3 +71,13 @@ def test_one_facade_per_app() -> None:
     assert business_metrics(sentient) is business_metrics(sentient)
     business_metrics(sentient).record_user_interaction("message", "free")
     assert sample(text(sentient.metrics), "user_interactions_total", user_tier="free") == 1
+
+
+def test_handle_exposes_the_same_facade() -> None:
+    """sentient.business is the app's one business-metrics facade."""
+    from fastapi import FastAPI
+
+    from fastapi_sentient import SentientSettings, include_plugin
+
+    sentient = include_plugin(FastAPI(), SentientSettings(system_checks=False))
+    assert sentient.business is business_metrics(sentient)
