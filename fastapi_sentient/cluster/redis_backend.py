@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient.cluster.base import Coordinator
@@ -57,12 +58,6 @@ class RedisCoordinator(Coordinator):
         self.timings = Timings(
             s.lease_ttl, s.renew_deadline, s.retry_period, s.cluster_call_timeout
         )
-        self._client: Any = None
-        self._store: Store | None = None
-        self._membership: Membership | None = None
-        self._elector: Elector | None = None
-        self._services: ServiceRegistry | None = None
-        self._watcher: ConfigWatcher | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._helpers: set[asyncio.Task[Any]] = set()
         self._beat = asyncio.Event()
@@ -74,41 +69,21 @@ class RedisCoordinator(Coordinator):
         self._started_at: float | None = None
         self._beat_log = OutageLog(logger, "cluster heartbeat")
         self._watch_log = OutageLog(logger, "cluster config watch")
-
-    # --- parts ---------------------------------------------------------------------------------
-
-    def _parts(self) -> tuple[Store, Membership, Elector, ServiceRegistry, ConfigWatcher]:
-        if (
-            self._store is None
-            or self._membership is None
-            or self._elector is None
-            or self._services is None
-            or self._watcher is None
-        ):
-            msg = "the cluster coordinator is not started"
-            raise ClusterUnavailableError(msg)
-        return self._store, self._membership, self._elector, self._services, self._watcher
-
-    def _describe(self, incarnation: str) -> NodeRecord:
-        return describe_node(self._sentient, incarnation, self._local_status(), self._started_at)
-
-    def _build(self) -> None:
-        s = self.settings
-        self._client = open_client(
+        # nothing below connects yet: clients connect on their first command
+        self._client: Any = open_client(
             self.endpoint, timeout=s.cluster_call_timeout, connect_timeout=s.cluster_call_timeout
         )
-        store = Store(
+        self._store = Store(
             self._client,
             self.keys,
             timeout=s.cluster_call_timeout,
             lease_ms=round(s.lease_ttl * 1000),
             node_ttl_ms=round(s.node_ttl * 1000),
         )
-        membership = Membership(store, self.events, self._describe, s.node_ttl)
-        self._store = store
+        membership = Membership(self._store, self.events, self._describe, s.node_ttl)
         self._membership = membership
         self._elector = Elector(
-            store,
+            self._store,
             self.timings,
             lambda: self.node_id,
             lambda: membership.incarnation,
@@ -117,24 +92,25 @@ class RedisCoordinator(Coordinator):
             on_observed=self._observed,
         )
         self._services = ServiceRegistry(
-            store,
+            self._store,
             lambda: self._describe(membership.incarnation),
             lambda: membership.incarnation,
             s.health_path,
         )
         self._watcher = ConfigWatcher(
-            store, self.config, on_entry=self._on_entry, on_reset=self._on_reset
+            self._store, self.config, on_entry=self._on_entry, on_reset=self._on_reset
         )
+
+    def _describe(self, incarnation: str) -> NodeRecord:
+        return describe_node(self._sentient, incarnation, self._local_status(), self._started_at)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Connect, announce this node, load the configuration, start the loops."""
-        import time
-
         self._started_at = time.time()
-        self._build()
-        _store, membership, elector, _services, watcher = self._parts()
+        self._closed = False
+        membership, elector, watcher = self._membership, self._elector, self._watcher
         self._sentient.redact.add(self.endpoint.password)
         try:
             await self._prepare()
@@ -165,7 +141,7 @@ class RedisCoordinator(Coordinator):
 
     async def stop(self) -> None:
         """Stop the loops, step down and release, leave, close the connections."""
-        if self._elector is None or self._membership is None or self._closed:
+        if self._closed or self._started_at is None:
             return
         self._closed = True
         # loops first: a heartbeat after the leave would announce this node again
@@ -188,9 +164,8 @@ class RedisCoordinator(Coordinator):
         await self._close_client()
 
     async def _prepare(self) -> None:
-        store = self._store
-        if store is not None and not store.prepared:
-            await store.prepare(max(2.0, 10 * self.settings.cluster_call_timeout))
+        if not self._store.prepared:
+            await self._store.prepare(max(2.0, 10 * self.settings.cluster_call_timeout))
 
     async def _close_client(self) -> None:
         if self._client is not None:
@@ -211,7 +186,7 @@ class RedisCoordinator(Coordinator):
     # --- loops ---------------------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
-        _store, membership, _elector, services, watcher = self._parts()
+        membership, services, watcher = self._membership, self._services, self._watcher
         interval = self.settings.heartbeat_interval
         while True:
             await pause(self._beat, interval)
@@ -231,7 +206,7 @@ class RedisCoordinator(Coordinator):
             self._metrics.members(live)
 
     async def _watch_loop(self) -> None:
-        _store, _membership, _elector, _services, watcher = self._parts()
+        watcher = self._watcher
         interval = self.settings.heartbeat_interval
         while True:
             await pause(self._poll, interval)
@@ -243,8 +218,7 @@ class RedisCoordinator(Coordinator):
             self._watch_log.success()
 
     def _on_entry(self, entry: StreamEntry) -> None:
-        if self._membership is not None:
-            self._membership.on_stream(entry)
+        self._membership.on_stream(entry)
 
     def _on_reset(self) -> None:
         # the next heartbeat finds this node gone and rejoins under a new incarnation;
@@ -280,29 +254,26 @@ class RedisCoordinator(Coordinator):
     @property
     def is_leader(self) -> bool:
         """True only while this node holds the lease and its local deadline has not passed."""
-        return self._elector is not None and self._elector.is_leader
+        return self._elector.is_leader
 
     @property
     def leadership(self) -> Leadership | None:
         """The current term, or None."""
-        elector = self._elector
-        return elector.leadership if elector is not None else None
+        return self._elector.leadership
 
     @property
-    def incarnation(self) -> str | None:
+    def incarnation(self) -> str:
         """This node's current incarnation."""
-        return self._membership.incarnation if self._membership is not None else None
+        return self._membership.incarnation
 
     async def members(self) -> list[NodeRecord]:
         """Live members, read from Redis now."""
-        _store, membership, _elector, _services, watcher = self._parts()
-        await watcher.poll()
-        return await membership.refresh()
+        await self._watcher.poll()
+        return await self._membership.refresh()
 
     async def leader(self) -> NodeRecord | None:
         """The lease holder's record, read from Redis now."""
-        store, *_ = self._parts()
-        found = await store.leader()
+        found = await self._store.leader()
         if found is None:
             return None
         node, incarnation, _epoch, document, heartbeat = found
@@ -312,7 +283,7 @@ class RedisCoordinator(Coordinator):
 
     def cluster_health(self) -> ClusterHealth:
         """Counts from the last member list; leader as last observed."""
-        live = self._membership.live if self._membership is not None else []
+        live = self._membership.live
         leader = self.node_id if self.is_leader else self._leader_seen[0]
         return ClusterHealth.of(
             self.backend,
@@ -337,8 +308,7 @@ class RedisCoordinator(Coordinator):
         service_id: str | None = None,
     ) -> ServiceInstance:
         """Register a service of this node (kept across rejoins; gone when the node dies)."""
-        *_, services, _watcher = self._parts()
-        return await services.register(
+        return await self._services.register(
             name,
             port=port,
             address=address,
@@ -351,20 +321,16 @@ class RedisCoordinator(Coordinator):
 
     async def unregister_service(self, service_id: str) -> bool:
         """Withdraw one of this node's services."""
-        *_, services, _watcher = self._parts()
-        return await services.unregister(service_id)
+        return await self._services.unregister(service_id)
 
     async def discover_services(self, name: str) -> list[ServiceInstance]:
         """Instances of ``name`` on live nodes."""
-        *_, services, _watcher = self._parts()
-        return await services.discover(name)
+        return await self._services.discover(name)
 
     async def get_config(self) -> tuple[int, Any]:
         """The current ``(version, data)`` read from Redis."""
-        *_, watcher = self._parts()
-        return await watcher.get()
+        return await self._watcher.get()
 
     async def set_config(self, data: Any, expected_version: int) -> int:
         """Compare-and-set the shared document (JSON-serialisable ``data``)."""
-        *_, watcher = self._parts()
-        return await watcher.set(data, expected_version)
+        return await self._watcher.set(data, expected_version)
