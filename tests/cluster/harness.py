@@ -141,5 +141,16 @@ def assert_writes_sane(writes: list[dict[str, Any]]) -> None:
     assert by_time == sorted(by_time), "ordered by CLOCK_MONOTONIC, a write went back in epoch"
 
 
+def assert_terms_unique(nodes: list[Node]) -> None:
+    """Every epoch was elected once, by one node, and elections ordered in time increase."""
+    elected = sorted(
+        (e for node in nodes for e in node.events() if e["event"] == "elected"),
+        key=lambda e: e["t"],
+    )
+    epochs = [e["epoch"] for e in elected]
+    assert epochs, "nobody was ever elected"
+    assert epochs == sorted(set(epochs)), f"an epoch repeated or went back: {epochs}"
+
+
 def first_write_of(writes: list[dict[str, Any]], epoch_above: int) -> dict[str, Any] | None:
     return next((w for w in writes if w["epoch"] > epoch_above), None)

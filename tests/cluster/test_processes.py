@@ -28,6 +28,7 @@ from tests.cluster.harness import (
     RETRY,
     Fleet,
     Node,
+    assert_terms_unique,
     assert_writes_sane,
     first_write_of,
     now_ns,
@@ -242,6 +243,7 @@ def test_partitioned_leader_steps_down_by_renew_deadline(fleet: Fleet) -> None:
     wait_until(lambda: cut.state()["connected"], 10, what="the healed node to reconnect")
     settled_leader(fleet, timeout=10)
     assert_writes_sane(fleet.writes())
+    assert_terms_unique(fleet.nodes)
 
 
 def test_config_compare_and_set_and_convergence(fleet: Fleet) -> None:
@@ -337,4 +339,5 @@ def test_redis_outage_keeps_serving_and_nodes_rejoin(fleet: Fleet) -> None:
     first = wait_until(lambda: first_write_of(fleet.writes(), epoch_before), 5)
     assert first["t"] >= t_restart + LEASE * 1e9, "elected before the restart hold-off ended"
     assert_writes_sane(fleet.writes())
+    assert_terms_unique(fleet.nodes)
     _assert_membership_events_once(fleet)
