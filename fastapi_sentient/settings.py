@@ -289,6 +289,11 @@ class SentientSettings(BaseSettings):
         gt=0,
         description="Longest wait at shutdown for queued spans to be exported, seconds.",
     )
+    tracing_fast_encoder: bool = Field(
+        default=True,
+        description="Encode spans for OTLP/HTTP with our cached encoder (about 4× cheaper than "
+        "the SDK's); false uses the SDK's own.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="text, or json with trace_id, span_id and request_id."
     )

@@ -82,7 +82,9 @@ class Tracing:
         """Attach the exporters, become the global provider if none is set, trace the pools."""
         if self.owned:
             try:
-                processors = build_processors()
+                processors = build_processors(
+                    fast_encoder=self.sentient.settings.tracing_fast_encoder
+                )
             except ConfigurationError as exc:
                 raise StartupError(str(exc)) from None
             for processor in processors:

@@ -85,9 +85,13 @@ def _protocol() -> str:
     return value.strip().lower()
 
 
-def _otlp_exporter() -> SpanExporter:
+def _otlp_exporter(fast_encoder: bool) -> SpanExporter:
     protocol = _protocol()
     if protocol == "http/protobuf":
+        if fast_encoder:
+            from fastapi_sentient.tracing.encoder import FastOTLPSpanExporter
+
+            return FastOTLPSpanExporter()
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         return OTLPSpanExporter()
@@ -111,7 +115,7 @@ def _otlp_exporter() -> SpanExporter:
     raise ConfigurationError(msg)
 
 
-def build_processors() -> list[SpanProcessor]:
+def build_processors(*, fast_encoder: bool = True) -> list[SpanProcessor]:
     """Span processors for ``OTEL_TRACES_EXPORTER`` (``otlp`` by default, ``console``, ``none``).
 
     Raises:
@@ -124,7 +128,7 @@ def build_processors() -> list[SpanProcessor]:
         if name in ("", "none"):
             continue
         if name == "otlp":
-            processors.append(BatchSpanProcessor(_otlp_exporter()))
+            processors.append(BatchSpanProcessor(_otlp_exporter(fast_encoder)))
         elif name == "console":
             processors.append(SimpleSpanProcessor(ConsoleSpanExporter()))
         else:
