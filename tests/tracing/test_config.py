@@ -109,3 +109,27 @@ def test_sdk_disabled_turns_tracing_off(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     _, sentient = _plugged()
     assert sentient.tracing is None
+
+
+async def test_multiprocess_mode_keeps_tracing_but_drops_exemplars(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, receiver: OtlpReceiver
+) -> None:
+    """prometheus_client cannot store exemplars across processes: spans yes, exemplars no."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    app = build_app(tracing_settings(), backends=False)
+    async with running(app) as client:
+        assert (await client.get("/api/v1/items/1")).status_code == 200
+    assert type(app.middleware_stack) is RequestTrackingMiddleware
+    assert isinstance(app.middleware_stack.app, ServerSpanMiddleware)
+    receiver.wait_for(lambda s: [x for x in s if x.kind == "SERVER"])
+
+
+async def test_sdk_encoder_can_be_chosen(receiver: OtlpReceiver) -> None:
+    """SENTIENT_TRACING_FAST_ENCODER=false exports through the SDK's own encoder, same spans."""
+    app = build_app(tracing_settings(tracing_fast_encoder=False), backends=False)
+    async with running(app) as client:
+        assert (await client.get("/api/v1/items/1")).status_code == 200
+    (span,) = receiver.wait_for(lambda s: [x for x in s if x.kind == "SERVER"])
+    assert span.attributes["http.route"] == "/api/v1/items/{item_id}"
+    exporter = app.state.sentient.tracing.provider._active_span_processor._span_processors[0]
+    assert type(exporter._batch_processor._exporter).__name__ == "OTLPSpanExporter"
