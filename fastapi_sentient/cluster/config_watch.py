@@ -52,7 +52,7 @@ class ConfigWatcher:
         """Take the stream position and the snapshot atomically; apply the snapshot."""
         position, generation, version, document = await self._store.watch_start()
         self.position = position
-        self.generation = generation or self.generation
+        self.generation = generation
         await self._applied.apply(version, _decode(document))
 
     async def poll(self) -> None:
@@ -85,9 +85,7 @@ class ConfigWatcher:
             await self._read()
 
     def _store_was_reset(self, generation: str) -> bool:
-        previous = self.generation
-        if generation:
-            self.generation = generation
+        previous, self.generation = self.generation, generation
         # '' → x is a brand-new store getting its marker; x → y or x → '' is a wipe
         return bool(previous) and generation != previous
 

@@ -87,7 +87,6 @@ class Elector:
         self._stepping: asyncio.Task[bool] | None = None
         self._wake = asyncio.Event()
         self._log = OutageLog(logger, "cluster leader election")
-        self.release_ok: bool | None = None
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -258,11 +257,8 @@ class Elector:
     async def _release_all(self) -> None:
         for token in self._stale_tokens:
             try:
-                released = await self._store.release(token, self.timings.shutdown_call)
+                await self._store.release(token, self.timings.shutdown_call)
             except ClusterUnavailableError as exc:
                 logger.warning("could not release the leader lease: %s", exc)
-                self.release_ok = False
                 return
-            if released:
-                self.release_ok = True
         self._stale_tokens.clear()

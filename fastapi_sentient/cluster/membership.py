@@ -52,7 +52,6 @@ class Membership:
         self._node_ttl_ms = node_ttl * 1000.0
         self.incarnation = new_incarnation()
         self.registered = False
-        self.generation: str | None = None
         self._known: dict[str, str] = {}
         self._departed: set[tuple[str, str]] = set()
         self._departed_order: deque[tuple[str, str]] = deque()
@@ -67,10 +66,9 @@ class Membership:
             ClusterUnavailableError: Redis did not confirm the heartbeat.
         """
         record = self._describe(self.incarnation)
-        outcome, generation = await self._store.heartbeat(
+        outcome, _generation = await self._store.heartbeat(
             record.node_id, self.incarnation, record.to_json(), must_exist=self.registered
         )
-        self.generation = generation
         if outcome == "evicted":
             old = self.incarnation
             self.incarnation = new_incarnation()
@@ -83,10 +81,9 @@ class Membership:
             )
             self.registered = False
             record = self._describe(self.incarnation)
-            outcome, generation = await self._store.heartbeat(
+            outcome, _generation = await self._store.heartbeat(
                 record.node_id, self.incarnation, record.to_json(), must_exist=False
             )
-            self.generation = generation
         self.registered = True
         return outcome == "joined"
 

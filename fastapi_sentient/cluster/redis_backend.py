@@ -100,6 +100,8 @@ class RedisCoordinator(Coordinator):
         self._watcher = ConfigWatcher(
             self._store, self.config, on_entry=self._on_entry, on_reset=self._on_reset
         )
+        # a change of this node's health is announced at once, not at the next heartbeat
+        sentient.health.on_change(lambda _name, _old, _new: self._beat.set())
 
     def _describe(self, incarnation: str) -> NodeRecord:
         return describe_node(self._sentient, incarnation, self._local_status(), self._started_at)
@@ -127,7 +129,6 @@ class RedisCoordinator(Coordinator):
             logger.warning("cluster: starting without Redis (%s); will keep trying", exc)
         self._metrics.members(membership.live)
         self._register_check()
-        self._sentient.health.on_change(lambda _name, _old, _new: self._beat.set())
         spawn = self._sentient.lifecycle.spawn
         self._tasks = [
             spawn(elector.run(), "cluster-elector"),
