@@ -139,3 +139,27 @@ async def test_a_crashing_leader_task_is_restarted_while_leading(redis_proc: Red
     async with running(app):
         await eventually(lambda: len(runs) >= 3, 10, "three runs")
         assert sentient.lifecycle.alive
+
+
+async def test_a_stalled_event_loop_ends_the_term_before_the_next_side_effect(
+    redis_proc: RedisServer,
+) -> None:
+    """A leader task that blocks the loop past the lease finds its term over when it resumes
+    (is_leader and leadership.valid are false at once); the next term has a higher epoch."""
+    precreate_boot(redis_proc.port)
+    app, sentient = node(redis_proc.url, "solo")
+    after_stall: list[tuple[bool, bool]] = []
+    epochs: list[int] = []
+
+    @sentient.cluster.leader_task
+    async def stall(leadership: Leadership) -> None:
+        epochs.append(leadership.epoch)
+        if len(epochs) == 1:
+            time.sleep(FAST["lease_ttl"] * 1.5)  # a blocking call in async code
+            after_stall.append((leadership.valid, sentient.cluster.is_leader))
+        await asyncio.Event().wait()
+
+    async with running(app):
+        await eventually(lambda: len(epochs) >= 2, 10, "a second term")
+    assert after_stall == [(False, False)]
+    assert epochs[1] > epochs[0]
