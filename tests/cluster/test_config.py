@@ -43,9 +43,7 @@ async def test_concurrent_compare_and_set_has_exactly_one_winner(redis_proc: Red
 async def test_callbacks_fire_once_per_version_and_nodes_converge_without_messages(
     redis_proc: RedisServer,
 ) -> None:
-    """Every node applies new versions once each, in increasing order (a node may skip straight
-    to the latest); a change that sends no stream entry and no Pub/Sub message (and a trimmed
-    stream) is still picked up from the version."""
+    """Callbacks see each version once, increasing; a change with no message or stream entry still arrives."""
     precreate_boot(redis_proc.port)
     apps = [node(redis_proc.url, name) for name in ("a", "b")]
     applied: dict[str, list[tuple[int, Any]]] = {"a": [], "b": []}

@@ -57,8 +57,7 @@ def test_bad_urls_name_the_variable_without_the_password(url: str) -> None:
 async def test_a_stopped_server_fails_one_call_within_the_call_timeout(
     redis_proc: RedisServer,
 ) -> None:
-    """No client retries: against a SIGSTOPped server a renew fails once, in about the call
-    timeout (redis-py's defaults would keep retrying for many seconds)."""
+    """Against a SIGSTOPped server one call fails, once, in about the call timeout (no client retries)."""
     client = open_client(parse_redis_url(redis_proc.url), timeout=0.2, connect_timeout=0.2)
     store = Store(client, Keys.for_cluster("t"), timeout=0.2, lease_ms=1000, node_ttl_ms=1000)
     assert await store.renew("nobody") is False

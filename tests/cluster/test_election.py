@@ -20,8 +20,7 @@ LEADER_KEY = "sentient:{test}:leader"
 
 
 async def test_one_leader_and_step_down_at_the_renew_deadline(redis_proc: RedisServer) -> None:
-    """Of two nodes one leads; when Redis stops answering, the leader's tasks are cancelled and
-    is_leader turns false by its renew deadline, before the server-side lease can expire."""
+    """One of two nodes leads; cut off from Redis it cancels its tasks and steps down by its deadline."""
     precreate_boot(redis_proc.port)
     apps = [node(redis_proc.url, f"n{i}") for i in range(2)]
     record: dict[str, Any] = {}
@@ -63,8 +62,7 @@ async def test_one_leader_and_step_down_at_the_renew_deadline(redis_proc: RedisS
 async def test_shutdown_releases_the_lease_only_after_leader_tasks_stopped(
     redis_proc: RedisServer,
 ) -> None:
-    """On shutdown leader tasks finish before the lease is released, and another node is then
-    elected within about one retry period instead of a whole lease."""
+    """Shutdown releases the lease only after leader tasks finished; the next leader follows at once."""
     precreate_boot(redis_proc.port)
     first_app, first = node(redis_proc.url, "first")
     second_app, second = node(redis_proc.url, "second")
@@ -144,8 +142,7 @@ async def test_a_crashing_leader_task_is_restarted_while_leading(redis_proc: Red
 async def test_a_stalled_event_loop_ends_the_term_before_the_next_side_effect(
     redis_proc: RedisServer,
 ) -> None:
-    """A leader task that blocks the loop past the lease finds its term over when it resumes
-    (is_leader and leadership.valid are false at once); the next term has a higher epoch."""
+    """After a loop stall past the lease the term is already over; the next term has a higher epoch."""
     precreate_boot(redis_proc.port)
     app, sentient = node(redis_proc.url, "solo")
     after_stall: list[tuple[bool, bool]] = []

@@ -18,8 +18,7 @@ from tests.cluster.conftest import eventually, node, running
 
 
 async def test_embedded_is_the_default_and_always_leads() -> None:
-    """Without SENTIENT_REDIS_URL this node is the only member and the leader at epoch 1, its
-    leader tasks run from startup and are cancelled and awaited at shutdown."""
+    """Without Redis the node is the only member and leader (epoch 1); its tasks stop at shutdown."""
     app, sentient = node(None, "solo", port=8000)
     cluster = sentient.cluster
     assert isinstance(cluster, EmbeddedCoordinator)
@@ -59,8 +58,7 @@ async def test_embedded_is_the_default_and_always_leads() -> None:
 
 
 async def test_embedded_config_services_and_health() -> None:
-    """Compare-and-set, callbacks once per version, the registry and the cluster check work
-    the same as on Redis."""
+    """Embedded compare-and-set, config callbacks, registry and cluster check behave as on Redis."""
     app, sentient = node(None, "solo", port=8000, advertise_host="10.1.1.1")
     cluster = sentient.cluster
     applied: list[tuple[int, Any]] = []

@@ -82,8 +82,7 @@ async def written(db: Db) -> list[int]:
 
 
 async def test_sql_fence_rejects_stale_epochs(db: Db) -> None:
-    """An older epoch, or the same epoch from another term, is rejected in the transaction
-    (its write rolled back); the current term may retry; a newer one takes over."""
+    """The SQL fence rejects an older epoch or a foreign same-epoch term, rolling its write back."""
     seen: list[int] = []
     five = term(5, seen)
     await guarded_write(db, five)
@@ -156,8 +155,7 @@ async def test_redis_fence_checks_the_epoch_inside_the_script(redis_proc: RedisS
 async def test_a_rejected_leader_steps_down_and_is_reelected_above_the_fence(
     redis_proc: RedisServer,
 ) -> None:
-    """When the fence has seen a higher epoch than the store issued (the counter was lost), the
-    leader steps down and the next election issues an epoch above the fence's."""
+    """A leader rejected by a fence steps down and the next term's epoch is above the fence's."""
     precreate_boot(redis_proc.port)
     client = aioredis.Redis(port=redis_proc.port, decode_responses=True)
     await client.hset("app:{jobs}:fence", mapping={"epoch": 41, "holder": "old"})

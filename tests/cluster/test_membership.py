@@ -16,8 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_members_health_broadcast_and_graceful_leave(redis_proc: RedisServer) -> None:
-    """Members carry their records and health; a node's health change reaches the others at
-    once; a node that shuts down leaves immediately with one node_left per incarnation."""
+    """Members carry records and health changes at once; a shut-down node leaves with one node_left."""
     precreate_boot(redis_proc.port)
     a_app, a = node(redis_proc.url, "a", cluster_roles=["api", "worker"], advertise_host="10.0.0.1")
     b_app, b = node(redis_proc.url, "b")
@@ -118,8 +117,7 @@ async def test_services_are_discovered_only_while_their_node_lives(redis_proc: R
 
 
 async def test_redis_down_at_startup_is_refused_when_required(redis_proc: RedisServer) -> None:
-    """With SENTIENT_REDIS_REQUIRED the node refuses to start without Redis (one line, masked
-    password); without it, it starts unhealthy and joins once Redis is reachable."""
+    """Unreachable Redis stops startup when required (password masked); otherwise the node joins later."""
     from fastapi_sentient.exceptions import StartupError
 
     url = f"redis://:s3cret-pass@127.0.0.1:{redis_proc.port}/0"

@@ -127,8 +127,7 @@ def test_exactly_one_leader_once_settled(fleet: Fleet) -> None:
 
 
 def test_paused_leader_is_replaced_and_fenced(fleet: Fleet) -> None:
-    """A leader SIGSTOPped past its lease is replaced in time with a higher epoch; after
-    SIGCONT it writes nothing with its old epoch and does not extend the new lease."""
+    """A SIGSTOPped leader is replaced in time, then writes nothing stale and leaves the new lease alone."""
     old, old_state = settled_leader(fleet)
     old_epoch = old_state["epoch"]
     others = [n for n in fleet.nodes if n is not old]
@@ -168,8 +167,7 @@ def test_paused_leader_is_replaced_and_fenced(fleet: Fleet) -> None:
 
 
 def test_killed_leader_fails_over_and_leaves_membership(fleet: Fleet) -> None:
-    """SIGKILL of the leader: failover within the bound, the node leaves membership within
-    node TTL + reap interval + 1 s, and a restarted node rejoins with a new incarnation."""
+    """A SIGKILLed leader fails over in time, leaves membership in time, and rejoins as a new incarnation."""
     victim, state = settled_leader(fleet)
     old_incarnation = state["incarnation"]
     others = [n for n in fleet.nodes if n is not victim]
@@ -218,8 +216,7 @@ def _assert_membership_events_once(fleet: Fleet) -> None:
 
 
 def test_partitioned_leader_steps_down_by_renew_deadline(fleet: Fleet) -> None:
-    """A leader black-holed from Redis stops leading (and writing) by its renew deadline,
-    another takes over, and after the partition heals everyone agrees on one leader."""
+    """A leader black-holed from Redis stops by its renew deadline; after healing all agree on one leader."""
     cut, state = settled_leader(fleet)
     others = [n for n in fleet.nodes if n is not cut]
     t_cut = now_ns()
@@ -247,8 +244,7 @@ def test_partitioned_leader_steps_down_by_renew_deadline(fleet: Fleet) -> None:
 
 
 def test_config_compare_and_set_and_convergence(fleet: Fleet) -> None:
-    """Ten concurrent CAS calls with one expected version: exactly one wins; every node,
-    including one paused across three updates, converges on the final version."""
+    """Of ten concurrent CAS calls one wins; all nodes converge, one paused across three updates too."""
     version = fleet.nodes[0].state()["config_version"]
 
     def attempt(i: int) -> int:
@@ -301,8 +297,7 @@ def test_no_keyspace_scans(fleet: Fleet) -> None:
 
 
 def test_redis_outage_keeps_serving_and_nodes_rejoin(fleet: Fleet) -> None:
-    """With Redis down HTTP is served, readiness follows SENTIENT_CLUSTER_CRITICAL and nobody
-    leads; when Redis returns empty, nodes rejoin and nobody is elected before the hold-off."""
+    """Redis down: HTTP served, readiness per criticality, nobody leads; back: rejoin after the hold-off."""
     a, b, c = fleet.nodes
     _leader, state = settled_leader(fleet)
     epoch_before = state["epoch"]

@@ -84,8 +84,7 @@ async def test_a_wiped_dataset_holds_off_elections_for_one_lease(store: Store) -
 
 
 async def test_heartbeat_reap_and_leave_write_one_event_per_incarnation(store: Store) -> None:
-    """Joins and departures are recorded once per (node, incarnation); an evicted node must
-    come back under a new incarnation; the reaper drops a dead node and its services."""
+    """Joins and departures are logged once per incarnation; an evicted node needs a new incarnation."""
     assert (await store.heartbeat("a", "1", '{"node":"a","inc":"1"}', must_exist=False))[
         0
     ] == "joined"

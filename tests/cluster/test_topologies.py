@@ -62,8 +62,7 @@ def redis_cluster() -> Iterator[list[RedisServer]]:
 
 
 async def test_the_coordinator_works_on_redis_cluster(redis_cluster: list[RedisServer]) -> None:
-    """On a 3-primary Redis Cluster: one leader, members, compare-and-set and discovery work,
-    every coordination key sits in one slot (one primary holds them all), no KEYS or SCAN."""
+    """On a 3-primary Redis Cluster everything works from one slot, without KEYS or SCAN."""
     url = "redis+cluster://" + ",".join(f"127.0.0.1:{s.port}" for s in redis_cluster[:2])
     apps = [node(url, name) for name in ("a", "b")]
     async with running(*(app for app, _ in apps)):
