@@ -66,3 +66,12 @@ def build_tracing(sentient: Sentient) -> Tracing | None:
         # carry the same attributes, so one server span per request stays one.
         native["tracing"] = False
     return tracing
+
+
+def __getattr__(name: str) -> Any:
+    # The component imports the SDK; load it only when someone asks for it.
+    if name == "Tracing":
+        from fastapi_sentient.tracing.component import Tracing
+
+        return Tracing
+    raise AttributeError(name)
