@@ -34,7 +34,7 @@ from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
 from fastapi_sentient.llm.streaming import OpenStream, open_stream
 from fastapi_sentient.llm.types import LLMRequest, LLMResult, StreamEvent
 from fastapi_sentient.pools.http_transport import Gate
-from fastapi_sentient.tracing.spans import llm_span
+from fastapi_sentient.tracing.spans import llm_span, start_llm_span
 
 
 class Pipeline:
@@ -241,10 +241,16 @@ class Pipeline:
             limit = max(min(target.provider.attempt_timeout, deadline_at - time.monotonic()), 0.001)
             started = time.perf_counter()
             scope = asyncio.timeout(limit)
+            provider = target.provider
+            span = start_llm_span(
+                provider.kind, target.model, server_address=provider.server_address, stream=True
+            )
             try:
-                async with scope:
-                    opened = await open_stream(target, request, self.redact)
+                with span.current():
+                    async with scope:
+                        opened = await open_stream(target, request, self.redact)
             except BaseException as exc:
+                span.end(exc)
                 failure = self._failed(target, breaker, permit, exc, started, scope, limit)
                 if not isinstance(failure, LLMError):
                     raise failure from (None if failure is exc else exc)
@@ -253,6 +259,7 @@ class Pipeline:
                 await self._before_retry(target, failure, attempt, deadline_at, budget)
                 continue
             opened.breaker, opened.permit, opened.started = breaker, permit, started
+            opened.span = span
             return opened
 
     async def _drain(self, opened: OpenStream) -> AsyncGenerator[StreamEvent]:
@@ -275,6 +282,7 @@ class Pipeline:
             elapsed = time.perf_counter() - opened.started
             opened.breaker.record(opened.permit, verdict.outcome, elapsed)
             self.metrics.record(target, verdict, elapsed)
+            opened.span.end(None if isinstance(exc, GeneratorExit) else exc)
             raise
         finally:
             await opened.aclose()
@@ -284,6 +292,13 @@ class Pipeline:
         cost = target.provider.prices.cost(target.model, usage)
         opened.cost = cost
         self.metrics.record(target, SUCCESS, elapsed, usage, cost)
+        opened.span.record_response(
+            model=opened.response_model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            finish_reasons=[opened.finish_reason] if opened.finish_reason else None,
+        )
+        opened.span.end()
 
     # --- bookkeeping ------------------------------------------------------------------------
 

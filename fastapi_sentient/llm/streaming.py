@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient.llm.errors import ProviderConnectionError
 from fastapi_sentient.llm.types import LLMRequest, StreamEvent, Usage
+from fastapi_sentient.tracing.spans import LLMSpan
 
 if TYPE_CHECKING:
     from fastapi_sentient.llm.breaker import CircuitBreaker, Permit
@@ -38,6 +39,7 @@ class OpenStream:
     response_model: str | None = None
     finish_reason: str | None = None
     cost: float = 0.0
+    span: LLMSpan = field(default_factory=LLMSpan)
 
     def _note(self, event: StreamEvent) -> None:
         if event.text and self.first_text_at is None:

@@ -3,7 +3,7 @@
 ``SENTIENT_TRACING_ENABLED=true`` turns it on; the standard ``OTEL_*``
 variables configure the exporter, sampler and resource.  See ``docs/tracing.md``.
 
-The helpers :func:`llm_span` and :func:`add_event` are importable without the
+The helpers :func:`llm_span`, :func:`start_llm_span` and :func:`add_event` are importable without the
 ``tracing`` extra and do nothing while tracing is off.
 """
 
@@ -15,13 +15,21 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient.exceptions import MissingDependencyError
-from fastapi_sentient.tracing.spans import LLMSpan, active, add_event, llm_span
+from fastapi_sentient.tracing.spans import LLMSpan, active, add_event, llm_span, start_llm_span
 
 if TYPE_CHECKING:
     from fastapi_sentient.sentient import Sentient
     from fastapi_sentient.tracing.component import Tracing
 
-__all__ = ["LLMSpan", "Tracing", "active", "add_event", "build_tracing", "llm_span"]
+__all__ = [
+    "LLMSpan",
+    "Tracing",
+    "active",
+    "add_event",
+    "build_tracing",
+    "llm_span",
+    "start_llm_span",
+]
 
 logger = logging.getLogger("fastapi_sentient.tracing")
 

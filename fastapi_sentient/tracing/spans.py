@@ -9,12 +9,15 @@ layer and the cluster do not need to know whether tracing is on::
         span.record_response(model=completion.model, input_tokens=..., output_tokens=...)
 
     add_event("circuit_breaker.state_change", {"breaker": name, "from": "closed", "to": "open"})
+
+A streamed answer outlives the call that opened it, so its span is started and
+ended by hand (see :func:`start_llm_span`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 try:
@@ -47,10 +50,11 @@ def active() -> bool:
 class LLMSpan:
     """The span of one LLM call; every method is a no-op when tracing is off."""
 
-    __slots__ = ("span",)
+    __slots__ = ("_ended", "span")
 
     def __init__(self, span: Any = None) -> None:
         self.span = span
+        self._ended = False
 
     def record_response(
         self,
@@ -87,12 +91,27 @@ class LLMSpan:
         if self.span is not None:
             self.span.add_event(name, dict(attributes or {}))
 
+    def current(self) -> AbstractContextManager[Any]:
+        """Make this span the parent of spans started inside the block (the HTTP request)."""
+        if self.span is None:
+            return nullcontext()
+        return trace.use_span(
+            self.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+        )
 
-_NOOP = LLMSpan()
+    def end(self, error: BaseException | None = None) -> None:
+        """End the span (once); an ``error`` marks it failed with ``error.type``."""
+        if self.span is None or self._ended:
+            return
+        self._ended = True
+        if error is not None and self.span.is_recording():
+            self.span.record_exception(error)
+            self.span.set_attribute("error.type", type(error).__qualname__)
+            self.span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
+        self.span.end()
 
 
-@contextmanager
-def llm_span(
+def start_llm_span(
     provider: str,
     model: str,
     operation: str = "chat",
@@ -102,16 +121,18 @@ def llm_span(
     max_tokens: int | None = None,
     temperature: float | None = None,
     stream: bool = False,
-) -> Iterator[LLMSpan]:
-    """A CLIENT span ``"{operation} {model}"`` with the GenAI semantic-convention attributes.
+) -> LLMSpan:
+    """A CLIENT span ``"{operation} {model}"`` with GenAI attributes, for calls that outlive a block.
 
-    An exception leaving the block marks the span as failed with ``error.type``
-    and propagates unchanged.
+    A streamed answer is consumed chunk by chunk, often after the call that
+    opened it returned; so this span is not made current (a context attached in
+    one step of an async generator and detached in another breaks).  Wrap the
+    calls that should be its children in :meth:`LLMSpan.current` and call
+    :meth:`LLMSpan.end` when the stream is done.
     """
     tracer = _state["tracer"]
     if tracer is None:
-        yield _NOOP
-        return
+        return LLMSpan()
     attributes: dict[str, AttributeValue] = {
         "gen_ai.operation.name": operation,
         "gen_ai.provider.name": provider,
@@ -127,21 +148,50 @@ def llm_span(
         attributes["gen_ai.request.temperature"] = temperature
     if stream:
         attributes["gen_ai.request.stream"] = True
-    with tracer.start_as_current_span(
+    span = tracer.start_span(
         f"{operation} {model}",
         kind=SpanKind.CLIENT,
         attributes=attributes,
         record_exception=False,
         set_status_on_exception=False,
-    ) as span:
-        try:
-            yield LLMSpan(span)
-        except BaseException as exc:
-            if span.is_recording():
-                span.record_exception(exc)
-                span.set_attribute("error.type", type(exc).__qualname__)
-                span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
-            raise
+    )
+    return LLMSpan(span)
+
+
+@contextmanager
+def llm_span(
+    provider: str,
+    model: str,
+    operation: str = "chat",
+    *,
+    server_address: str | None = None,
+    server_port: int | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    stream: bool = False,
+) -> Iterator[LLMSpan]:
+    """:func:`start_llm_span` as a current span for the block.
+
+    An exception leaving the block marks the span as failed with ``error.type``
+    and propagates unchanged.
+    """
+    span = start_llm_span(
+        provider,
+        model,
+        operation,
+        server_address=server_address,
+        server_port=server_port,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stream=stream,
+    )
+    try:
+        with span.current():
+            yield span
+    except BaseException as exc:
+        span.end(exc)
+        raise
+    span.end()
 
 
 def add_event(name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:

@@ -59,6 +59,36 @@ async def test_llm_call_span_has_gen_ai_attributes_and_http_child(
     assert traceparent.split("-")[1:3] == [post[0].trace_id, post[0].span_id]
 
 
+async def test_streamed_llm_call_span_covers_the_stream(
+    receiver: OtlpReceiver, provider_fake: FakeProvider
+) -> None:
+    """A streamed answer gets one GenAI span, parent of the POST, ended with the usage."""
+    provider_fake.reset()
+    app = FastAPI()
+
+    @app.get("/agents/{agent}/stream")
+    async def stream(agent: str, sentient: SentientDep) -> dict[str, Any]:
+        chunks = sentient.llm.stream(
+            "openai", model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+        )
+        return {"text": "".join([chunk async for chunk in chunks])}
+
+    include_plugin(app, tracing_settings(llm_providers=provider_entry(provider_fake)))
+    async with running(app) as client:
+        response = await client.get("/agents/a1/stream")
+    assert response.json() == {"text": "".join(provider_fake.chunks)}
+    spans = receiver.wait_for(
+        lambda s: [x for x in s if x.name == "GET /agents/{agent}/stream"] and s
+    )
+    server = next(s for s in spans if s.name == "GET /agents/{agent}/stream")
+    llm = next(s for s in spans if s.name == "chat gpt-test")
+    assert llm.parent_span_id == server.span_id
+    assert llm.attributes["gen_ai.request.stream"] is True
+    assert llm.attributes["gen_ai.usage.output_tokens"] == 3
+    (post,) = [s for s in spans if s.name == "POST"]
+    assert post.parent_span_id == llm.span_id
+
+
 async def test_redis_commands_are_children_of_the_request(
     receiver: OtlpReceiver, redis_proc: RedisServer
 ) -> None:
