@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx2
+import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
@@ -141,3 +142,16 @@ async def test_unsampled_requests_make_no_spans_and_no_exemplars(receiver: OtlpR
     assert 'route="/api/v1/items/{item_id}"' in text
     assert "trace_id=" not in text
     assert receiver.snapshot() == []
+
+
+async def test_excluded_urls_variable_skips_spans(
+    receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OTEL_PYTHON_EXCLUDED_URLS paths are served without a span (and without an exemplar)."""
+    monkeypatch.setenv("OTEL_PYTHON_EXCLUDED_URLS", r"items/\d+/boom,items/2$")
+    app = build_app(tracing_settings(), backends=False)
+    async with running(app) as client:
+        assert (await client.get("/api/v1/items/2")).status_code == 200
+        assert (await client.get("/api/v1/items/3")).status_code == 200
+    (span,) = receiver.wait_for(lambda s: named(s, f"GET {ROUTE}"))
+    assert span.attributes["url.path"] == "/api/v1/items/3"
