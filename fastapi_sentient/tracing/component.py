@@ -1,9 +1,8 @@
 """Tracing as a lifespan component: export from startup, flush at the very end.
 
-It is the first component, so it starts before the pools (their startup can be
-traced) and stops after everything else — after drain, the shutdown tasks and
-the pools — so the spans of the last requests are exported before the process
-exits.  A provider that someone else configured globally (``opentelemetry-
+It is the first component, so it exports from the moment the others start, and
+it stops after everything else — after drain, the shutdown tasks and the pools —
+so the spans of the last requests are exported before the process exits.  A provider that someone else configured globally (``opentelemetry-
 instrument``, the user's own setup) is used as it is and only flushed: its
 owner shuts it down.
 """
@@ -50,7 +49,7 @@ class Tracing:
         self.flush_timeout = sentient.settings.tracing_flush_timeout
         self.server_spans = True
         self.started = False
-        self._pools_task = False
+        self._hooked = False
 
     # --- the request path -----------------------------------------------------------------
 
@@ -94,8 +93,8 @@ class Tracing:
                 trace.set_tracer_provider(self.provider)
         spans.activate(self.tracer)
         self.started = True
-        if not self._pools_task:
-            self._pools_task = True
+        if not self._hooked:
+            self._hooked = True
             self._watch_cluster()
             # Pools open after this component; their clients exist once startup tasks run.
             self.sentient.lifecycle.add_startup(
