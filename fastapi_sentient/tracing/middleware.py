@@ -107,6 +107,9 @@ class ServerSpanMiddleware:
             attributes["user_agent.original"] = user_agent
 
         span = self.tracer.start_span(name, parent, SpanKind.SERVER, attributes)
+        # A FastAPI app mounted inside would otherwise open a second server span of
+        # its own (FastAPI ≥ 0.165 traces natively once a global provider exists).
+        scope.setdefault("fastapi.telemetry", None)
         token = context.attach(trace.set_span_in_context(span, parent))
         span_context = span.get_span_context()
         if span_context.trace_flags.sampled:

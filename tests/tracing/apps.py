@@ -60,6 +60,14 @@ def build_app(settings: SentientSettings | None = None, *, backends: bool = True
     v1 = APIRouter(prefix="/v1")
     v1.include_router(items)
     app.include_router(v1, prefix="/api")
+
+    tools = FastAPI()  # a FastAPI sub-app: it must not add a server span of its own
+
+    @tools.get("/{tool_id}")
+    async def tool(tool_id: str) -> dict[str, str]:
+        return {"tool": tool_id}
+
+    app.mount("/tools", tools)
     include_plugin(app, settings)
     return app
 
