@@ -53,6 +53,7 @@ class OtlpReceiver:
     def __init__(self) -> None:
         self.port = free_port()
         self.spans: list[ReceivedSpan] = []
+        self.headers: list[dict[str, str]] = []
         self.requests = 0
         self._lock = threading.Lock()
         receiver = self
@@ -64,6 +65,8 @@ class OtlpReceiver:
                     body = gzip.decompress(body)
                 request = ExportTraceServiceRequest()
                 request.ParseFromString(body)
+                with receiver._lock:
+                    receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
                 receiver._add(request)
                 reply = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)

@@ -133,3 +133,18 @@ async def test_sdk_encoder_can_be_chosen(receiver: OtlpReceiver) -> None:
     assert span.attributes["http.route"] == "/api/v1/items/{item_id}"
     exporter = app.state.sentient.tracing.provider._active_span_processor._span_processors[0]
     assert type(exporter._batch_processor._exporter).__name__ == "OTLPSpanExporter"
+
+
+async def test_otlp_exporter_variables_apply_to_the_fast_exporter(
+    receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OTEL_EXPORTER_OTLP_COMPRESSION=gzip and _HEADERS reach the receiver through our encoder."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=blue")
+    app = build_app(tracing_settings(), backends=False)
+    async with running(app) as client:
+        assert (await client.get("/api/v1/items/1")).status_code == 200
+    (span,) = receiver.wait_for(lambda s: [x for x in s if x.kind == "SERVER"])
+    assert span.attributes["http.route"] == "/api/v1/items/{item_id}"
+    assert receiver.headers[-1]["content-encoding"] == "gzip"
+    assert receiver.headers[-1]["x-tenant"] == "blue"
