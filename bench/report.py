@@ -189,17 +189,26 @@ def _rss(section: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _load_label(load: dict[str, Any]) -> str:
+    return f"{load['connections']} connections, {load['rps']:.0f} req/s"
+
+
 def _probes(section: dict[str, Any] | None) -> list[str]:
     out = ["## Probe latency under load", ""]
     if (reason := _unavailable(section)) is not None:
         return [*out, reason, ""]
     assert section is not None
     rows = []
-    for phase in ("idle", "under_load"):
+    phases = {
+        "idle": "idle",
+        "under_load": _load_label(section["load"]),
+        "under_light_load": _load_label(section["light_load"]),
+    }
+    for phase, label in phases.items():
         for path, s in section[phase].items():
             rows.append(
                 (
-                    phase.replace("_", " "),
+                    label,
                     path,
                     s["samples"],
                     s["failures"],
@@ -209,11 +218,11 @@ def _probes(section: dict[str, Any] | None) -> list[str]:
                     _fmt(s["max_ms"], 2),
                 )
             )
-    load = section["load"]
+    load, light = section["load"], section["light_load"]
     return [
         *out,
-        f"{section['method']} ({load['rps']:.0f} req/s sustained, benchmark-route p99 "
-        f"{_fmt(load['latency_p99_ms'], 1)} ms).",
+        f"{section['method']}. The benchmark route's own p99 meanwhile: "
+        f"{_fmt(load['latency_p99_ms'], 1)} ms and {_fmt(light['latency_p99_ms'], 1)} ms.",
         "",
         *_table(
             ("phase", "probe", "samples", "failures", "p50 ms", "p90 ms", "p99 ms", "max ms"), rows
