@@ -50,7 +50,7 @@ class Plan:
 
 
 FULL = Plan(15, 2000, 1000, 8, 2, 1, 32, 10, (1000, 10000), 20, 3, 2, (10, 100), 1.0, 20000)
-QUICK = Plan(3, 300, 100, 1, 1, 0, 32, 1.5, (1000, 10000), 3, 1, 0, (10,), 0.5, 2000)
+QUICK = Plan(3, 300, 100, 1, 1, 0, 32, 1.0, (1000, 10000), 3, 1, 0, (10,), 0.5, 1000)
 
 _started = time.monotonic()
 
@@ -97,7 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": describe(),
         "configurations": [
-            {"name": c.name, "label": c.label, "module": c.module, "role": c.role} for c in configs
+            {
+                "name": c.name,
+                "label": c.label,
+                "module": c.module,
+                "role": c.role,
+                "description": c.describe(),
+            }
+            for c in configs
         ],
     }
     loader = Loader(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 Role = Literal["baseline", "ours", "peer", "reference"]
@@ -24,6 +26,12 @@ class Config:
         """The ``module:attr`` uvicorn serves."""
         return f"{self.module}:app"
 
+    def describe(self) -> str:
+        """The app module's docstring (read without importing it), as one paragraph."""
+        path = Path(__file__).parent.parent.joinpath(*self.module.split(".")).with_suffix(".py")
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        return " ".join(doc.split())
+
 
 CONFIGS: tuple[Config, ...] = (
     Config("bare", "bench.apps.bare", "bare FastAPI", "baseline"),
@@ -38,6 +46,13 @@ CONFIGS: tuple[Config, ...] = (
     Config("pfi", "bench.apps.pfi", "prometheus-fastapi-instrumentator", "peer"),
     Config("starlette_exporter", "bench.apps.starlette_exporter", "starlette-exporter", "peer"),
     Config("otel", "bench.apps.otel", "OpenTelemetry FastAPI instrumentation", "peer", traces=True),
+    Config(
+        "otel_traces",
+        "bench.apps.otel_traces",
+        "OpenTelemetry FastAPI instrumentation, traces only",
+        "peer",
+        traces=True,
+    ),
     Config("minimal", "bench.apps.minimal", "minimal pure-ASGI counter + histogram", "reference"),
 )
 

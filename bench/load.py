@@ -1,8 +1,9 @@
 """Load generators: ``wrk`` when it is installed, a Python keep-alive loader otherwise.
 
-The bench setup installs wrk from Debian when it is missing and we are root;
-the Python fallback saturates a single-worker uvicorn on this class of machine
-only barely, so results say which generator produced them.
+The bench setup installs wrk from Debian when it is missing and we are root
+(``BENCH_NO_INSTALL=1`` prevents that, ``BENCH_LOAD=python`` forces the
+fallback).  The Python fallback competes with the server for the cores more than
+wrk does, so results say which generator produced them.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class LoadResult:
 
 def ensure_wrk(log: Callable[[str], None]) -> str | None:
     """The wrk binary, installing the Debian package when missing and allowed."""
+    if os.environ.get("BENCH_LOAD") == "python":
+        log("BENCH_LOAD=python: using the Python load generator")
+        return None
     path = shutil.which("wrk")
     if path or os.environ.get("BENCH_NO_INSTALL"):
         return path

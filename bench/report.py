@@ -363,7 +363,8 @@ def _profile(section: dict[str, Any] | None) -> list[str]:
 def render(results: dict[str, Any]) -> str:
     """The whole page."""
     m = results["machine"]
-    busy = (m.get("load_average_at_start") or [0])[0] >= 0.5
+    loads = [m.get("load_average_at_start"), results.get("load_average_at_end")]
+    busy = max((load[0] for load in loads if load), default=0.0) >= 0.5
     lines = [
         "# Performance",
         "",
@@ -379,7 +380,8 @@ def render(results: dict[str, Any]) -> str:
     if busy:
         lines += [
             "> **Preliminary:** other work was running on the machine during this run "
-            f"(load average {m['load_average_at_start']} at start). Ratios within a round "
+            f"(1-minute load average {loads[0][0] if loads[0] else '–'} at start, "
+            f"{loads[1][0] if loads[1] else '–'} at the end). Ratios within a round "
             "remain comparable; absolute figures are pessimistic.",
             "",
         ]
@@ -398,7 +400,8 @@ def render(results: dict[str, Any]) -> str:
         lines += part
     lines += ["## How the configurations are set up", ""]
     lines += [
-        f"- **{row['label']}** — `{row['module']}`" for row in results.get("configurations", [])
+        f"- **{row['label']}** (`{row['module']}`): {row.get('description', '')}"
+        for row in results.get("configurations", [])
     ]
     lines += [
         "",

@@ -3,8 +3,8 @@
 Protocol: one JSON object per line.  The worker prints ``{"event": "ready", ...}``
 once its app has started and warmed up (or ``"available": false`` with the
 reason), then answers each command read from stdin: ``{"cmd": "run", "count": N}``
-→ ``{"seconds", "errors"}``; ``{"cmd": "profile", "count": N}`` → the top of a
-cProfile; ``{"cmd": "quit"}`` → shut the app down and exit.
+→ ``{"wall", "cpu", "errors", "count"}`` (seconds); ``{"cmd": "profile", "count": N}``
+→ a cProfile of N requests; ``{"cmd": "quit"}`` → shut the app down and exit.
 
 Telemetry exporters run in background threads; after each timed run the worker
 flushes them before answering, so their cost lands in the uvicorn figures (where
