@@ -294,6 +294,12 @@ class SentientSettings(BaseSettings):
         description="Encode spans for OTLP/HTTP with our cached encoder (about 4× cheaper than "
         "the SDK's); false uses the SDK's own.",
     )
+    tracing_instrumentation: Literal["sentient", "opentelemetry"] = Field(
+        default="sentient",
+        description="What makes the server spans: sentient (our middleware, the cheaper) or "
+        "opentelemetry (the middleware of opentelemetry-instrumentation-fastapi); see "
+        "docs/tracing.md.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="text, or json with trace_id, span_id and request_id."
     )
