@@ -54,7 +54,10 @@ class Tracing:
     # --- the request path -----------------------------------------------------------------
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
-        """The server-span middleware around the app (inside our tracking middleware)."""
+        """The server-span middleware around the app (inside our tracking middleware).
+
+        ``SENTIENT_TRACING_INSTRUMENTATION`` picks ours or OpenTelemetry's contrib one.
+        """
         if not self.server_spans:
             return app
         from opentelemetry.util.http import parse_excluded_urls
@@ -62,6 +65,16 @@ class Tracing:
         patterns = os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS") or os.environ.get(
             "OTEL_PYTHON_EXCLUDED_URLS"
         )
+        settings = self.sentient.settings
+        if settings.tracing_instrumentation == "opentelemetry":
+            from fastapi_sentient.tracing.contrib import ContribServerSpanMiddleware, excluded_urls
+
+            return ContribServerSpanMiddleware(
+                app,
+                self.provider,
+                mounts=self.sentient.mounts,
+                excluded=excluded_urls(settings.endpoint_paths(), patterns),
+            )
         return ServerSpanMiddleware(
             app,
             self.tracer,

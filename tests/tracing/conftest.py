@@ -15,6 +15,16 @@ from tests.tracing.otlp import OtlpReceiver
 
 MACHINE_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
+#: ``SENTIENT_TRACING_INSTRUMENTATION`` values, for tests that hold in both modes.
+INSTRUMENTATIONS = ("sentient", "opentelemetry")
+#: The instrumentation scope of each mode's server spans.
+SERVER_SPAN_SCOPES = {
+    "sentient": "fastapi_sentient",
+    "opentelemetry": "opentelemetry.instrumentation.fastapi",
+}
+#: Attributes of the old HTTP semantic conventions, which neither mode may emit.
+OLD_HTTP_ATTRIBUTES = ("http.method", "http.target", "http.status_code", "http.url", "http.scheme")
+
 
 @pytest.fixture
 def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:

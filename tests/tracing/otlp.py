@@ -45,6 +45,7 @@ class ReceivedSpan:
     events: list[tuple[str, dict[str, Any]]]
     status_code: int
     resource: dict[str, Any] = field(default_factory=dict)
+    scope: str = ""
 
 
 class OtlpReceiver:
@@ -111,6 +112,7 @@ class OtlpReceiver:
                             events=[(e.name, _attributes(e.attributes)) for e in span.events],
                             status_code=span.status.code,
                             resource=resource,
+                            scope=scope_spans.scope.name,
                         )
                     )
         with self._lock:

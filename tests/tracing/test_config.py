@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from fastapi_sentient import include_plugin
 from fastapi_sentient.exceptions import StartupError
 from fastapi_sentient.middleware import RequestTrackingMiddleware
+from fastapi_sentient.tracing.contrib import ContribServerSpanMiddleware
 from fastapi_sentient.tracing.exemplars import ExemplarTrackingMiddleware
 from fastapi_sentient.tracing.middleware import ServerSpanMiddleware
 from fastapi_sentient.tracing.provider import build_resource, build_sampler
@@ -102,6 +104,27 @@ async def test_tracing_on_wraps_the_app_inside_our_tracking_middleware(
     assert type(stack) is ExemplarTrackingMiddleware
     assert isinstance(stack.app, ServerSpanMiddleware)
     assert app._telemetry["tracing"] is False  # FastAPI's own spans would duplicate ours
+
+
+async def test_opentelemetry_mode_puts_the_contrib_middleware_in_the_same_place(
+    receiver: OtlpReceiver,
+) -> None:
+    """The contrib OpenTelemetryMiddleware sits inside ours, without send/receive spans."""
+    app = build_app(tracing_settings(tracing_instrumentation="opentelemetry"), backends=False)
+    async with running(app) as client:
+        assert (await client.get("/api/v1/items/1")).status_code == 200
+    stack = app.middleware_stack
+    assert type(stack) is ExemplarTrackingMiddleware
+    contrib = stack.app
+    assert isinstance(contrib, ContribServerSpanMiddleware)
+    assert isinstance(contrib.otel, OpenTelemetryMiddleware)
+    assert contrib.otel.exclude_send_span and contrib.otel.exclude_receive_span
+    assert app._telemetry["tracing"] is False
+    excluded = contrib.otel.excluded_urls
+    assert excluded.url_disabled("http://testserver/metrics")
+    assert excluded.url_disabled("https://10.0.0.1:8000/live")
+    assert not excluded.url_disabled("http://testserver/api/live")
+    assert not excluded.url_disabled("http://testserver/live/stock")
 
 
 def test_sdk_disabled_turns_tracing_off(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,13 @@ from fastapi import FastAPI
 from tests.llm.fakes import FakeProvider
 from tests.support.asgi import running
 from tests.tracing.apps import build_app
-from tests.tracing.conftest import provider_entry, tracing_settings
+from tests.tracing.conftest import (
+    INSTRUMENTATIONS,
+    OLD_HTTP_ATTRIBUTES,
+    SERVER_SPAN_SCOPES,
+    provider_entry,
+    tracing_settings,
+)
 from tests.tracing.otlp import OtlpReceiver, ReceivedSpan
 
 ROUTE = "/api/v1/items/{item_id}"
@@ -30,11 +36,12 @@ def named(spans: list[ReceivedSpan], name: str) -> list[ReceivedSpan]:
     return [s for s in spans if s.name == name]
 
 
+@pytest.mark.parametrize("instrumentation", INSTRUMENTATIONS)
 async def test_nested_route_span_has_full_template_and_db_and_outbound_children(
-    receiver: OtlpReceiver, provider_fake: FakeProvider, machine_pg: str
+    receiver: OtlpReceiver, provider_fake: FakeProvider, machine_pg: str, instrumentation: str
 ) -> None:
     """One SERVER span named by the full template, with DB and provider HTTP spans as children."""
-    app = backend_app(machine_pg, provider_fake)
+    app = backend_app(machine_pg, provider_fake, tracing_instrumentation=instrumentation)
     async with running(app) as client:
         response = await client.get("/api/v1/items/7?token=hunter2&page=2")
         assert response.status_code == 200
@@ -43,6 +50,7 @@ async def test_nested_route_span_has_full_template_and_db_and_outbound_children(
     spans = receiver.wait_for(lambda s: named(s, f"GET {ROUTE}"), what="the server span")
     server = spans[0]
     assert server.kind == "SERVER"
+    assert server.scope == SERVER_SPAN_SCOPES[instrumentation]
     assert server.parent_span_id == ""
     attributes = server.attributes
     assert attributes["http.route"] == ROUTE
@@ -52,6 +60,7 @@ async def test_nested_route_span_has_full_template_and_db_and_outbound_children(
     assert attributes["url.scheme"] == "http"
     assert attributes["url.query"] == "token=REDACTED&page=2"
     assert "error.type" not in attributes
+    assert not [key for key in OLD_HTTP_ATTRIBUTES if key in attributes]
     assert server.resource["service.name"] == "fastapi-sentient"
 
     everything = receiver.snapshot()
@@ -89,9 +98,12 @@ async def test_incoming_traceparent_is_continued(receiver: OtlpReceiver) -> None
     assert span.parent_span_id == parent_id
 
 
-async def test_failing_route_and_unmatched_path(receiver: OtlpReceiver) -> None:
+@pytest.mark.parametrize("instrumentation", INSTRUMENTATIONS)
+async def test_failing_route_and_unmatched_path(
+    receiver: OtlpReceiver, instrumentation: str
+) -> None:
     """A 500 marks the span as an error with the exception; a 404 has no http.route."""
-    app = build_app(tracing_settings(), backends=False)
+    app = build_app(tracing_settings(tracing_instrumentation=instrumentation), backends=False)
     async with LifespanManager(app) as manager:
         transport = httpx2.ASGITransport(app=manager.app, raise_app_exceptions=False)
         async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -108,9 +120,12 @@ async def test_failing_route_and_unmatched_path(receiver: OtlpReceiver) -> None:
     assert unmatched.status_code == 0
 
 
-async def test_openmetrics_exemplars_carry_exported_trace_ids(receiver: OtlpReceiver) -> None:
+@pytest.mark.parametrize("instrumentation", INSTRUMENTATIONS)
+async def test_openmetrics_exemplars_carry_exported_trace_ids(
+    receiver: OtlpReceiver, instrumentation: str
+) -> None:
     """Duration buckets carry trace_id exemplars, and those traces were exported."""
-    app = build_app(tracing_settings(), backends=False)
+    app = build_app(tracing_settings(tracing_instrumentation=instrumentation), backends=False)
     async with running(app) as client:
         for item in range(5):
             assert (await client.get(f"/api/v1/items/{item}")).status_code == 200
@@ -144,12 +159,13 @@ async def test_unsampled_requests_make_no_spans_and_no_exemplars(receiver: OtlpR
     assert receiver.snapshot() == []
 
 
+@pytest.mark.parametrize("instrumentation", INSTRUMENTATIONS)
 async def test_excluded_urls_variable_skips_spans(
-    receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+    receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch, instrumentation: str
 ) -> None:
     """OTEL_PYTHON_EXCLUDED_URLS paths are served without a span (and without an exemplar)."""
     monkeypatch.setenv("OTEL_PYTHON_EXCLUDED_URLS", r"items/\d+/boom,items/2$")
-    app = build_app(tracing_settings(), backends=False)
+    app = build_app(tracing_settings(tracing_instrumentation=instrumentation), backends=False)
     async with running(app) as client:
         assert (await client.get("/api/v1/items/2")).status_code == 200
         assert (await client.get("/api/v1/items/3")).status_code == 200

@@ -9,13 +9,18 @@ import httpx2
 import pytest
 
 from tests.support.procs import app_process
+from tests.tracing.conftest import INSTRUMENTATIONS, SERVER_SPAN_SCOPES
 from tests.tracing.otlp import OtlpReceiver
 
 
 @pytest.mark.integration
-def test_span_of_request_just_before_sigterm_is_delivered(receiver: OtlpReceiver) -> None:
+@pytest.mark.parametrize("instrumentation", INSTRUMENTATIONS)
+def test_span_of_request_just_before_sigterm_is_delivered(
+    receiver: OtlpReceiver, instrumentation: str
+) -> None:
     """With a one-minute batch delay only the shutdown flush can export the span."""
     env = {
+        "SENTIENT_TRACING_INSTRUMENTATION": instrumentation,
         **receiver.env(),
         "OTEL_BSP_SCHEDULE_DELAY": "60000",
         "OTEL_SERVICE_NAME": "flush-test",
@@ -40,6 +45,7 @@ def test_span_of_request_just_before_sigterm_is_delivered(receiver: OtlpReceiver
         lambda spans: [s for s in spans if s.name == "GET /api/v1/items/{item_id}"], timeout=5
     )
     assert span.resource["service.name"] == "flush-test"
+    assert span.scope == SERVER_SPAN_SCOPES[instrumentation]
     # FastAPI's own request spans stay off, in the app and in a mounted FastAPI
     # sub-app: one SERVER span per request.
     servers = sorted(s.name for s in receiver.snapshot() if s.kind == "SERVER")
