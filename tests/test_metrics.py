@@ -149,3 +149,36 @@ def test_multiprocess_aggregates_workers(tmp_path: Path) -> None:
 
         assert len(served_by) == 2, served_by
         assert wait_until(lambda: counted() == sent, 10, what=f"{sent} requests across workers")
+
+
+def test_fast_histogram_path_matches_prometheus_client() -> None:
+    """The request histograms land every value in the same bucket as Histogram.observe, edges included."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from fastapi_sentient.inflight import InFlight
+    from fastapi_sentient.metrics.http import HttpMetrics
+    from fastapi_sentient.metrics.registry import DEFAULT_BUCKETS
+
+    ours = Metrics(CollectorRegistry(), process_collectors=False)
+    reference = Metrics(CollectorRegistry(), process_collectors=False)
+    http = HttpMetrics(ours, InFlight())
+    plain = reference.histogram(
+        "http_request_duration_seconds",
+        "Time from request start to the last response body chunk.",
+        ("method", "route", "status_code"),
+        buckets=DEFAULT_BUCKETS,
+    )
+    values = [*DEFAULT_BUCKETS, 0.0, 1e-9, 0.0049999, 0.0050001, 299.99, 300.0, 300.01, 1e6]
+    values += [b * 1.000001 for b in DEFAULT_BUCKETS] + [b * 0.999999 for b in DEFAULT_BUCKETS]
+    for value in values:
+        http.record("GET", "/x", 200, value, None)
+        plain.labels("GET", "/x", "200").observe(value)
+
+    def buckets(registry: CollectorRegistry) -> list[str]:
+        text = generate_latest(registry).decode()
+        prefix = "http_request_duration_seconds_"
+        return [
+            line for line in text.splitlines() if line.startswith(prefix) and "_created" not in line
+        ]
+
+    assert buckets(ours.registry) == buckets(reference.registry)
