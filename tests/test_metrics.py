@@ -182,3 +182,38 @@ def test_fast_histogram_path_matches_prometheus_client() -> None:
         ]
 
     assert buckets(ours.registry) == buckets(reference.registry)
+
+
+def test_text_encoder_is_byte_identical_to_prometheus_client() -> None:
+    """Our cached text renderer produces exactly generate_latest's bytes, escaping included."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, StateSetMetricFamily
+
+    from fastapi_sentient.metrics.text_format import TextEncoder
+
+    metrics = Metrics(CollectorRegistry(), process_collectors=False)
+    counter = metrics.counter(
+        "jobs_total", 'Jobs with "quotes", a \\ and a\nnewline.', ("queue", "kind")
+    )
+    counter.labels('we"ird\\va\nlue', "é").inc(3)
+    counter.labels("plain", "x").inc()
+    metrics.gauge("temperature", "Temp.").set(float("inf"))
+    metrics.histogram("latency_seconds", "Latency.", ("op",), buckets=(0.1, 1.0, 1e7)).labels(
+        "r"
+    ).observe(0.5)
+    metrics.summary("payload_bytes", "Sizes.").observe(1234567890.0)
+
+    class Custom:
+        def collect(self) -> list[object]:
+            gauge = GaugeMetricFamily("custom_with_ts", "Timestamped.", labels=["a"])
+            gauge.add_metric(["1"], 2.5, timestamp=1700000000.123)
+            info = InfoMetricFamily("build", "Build info.", value={"version": "1.2"})
+            states = StateSetMetricFamily("mode", "Mode.", value={"on": True, "off": False})
+            return [gauge, info, states]
+
+    metrics.registry.register(Custom())  # type: ignore[arg-type]
+    encoder = TextEncoder()
+    expected = generate_latest(metrics.registry)
+    assert encoder.render(metrics.registry) == expected
+    counter.labels("late", "y").inc()
+    assert encoder.render(metrics.registry) == generate_latest(metrics.registry)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import choose_encoder, generate_latest
 from starlette.types import Receive, Scope, Send
 
 from fastapi_sentient.metrics.registry import Metrics
+from fastapi_sentient.metrics.text_format import TextEncoder
 
 _GZIP_MIN_BYTES = 1024
 
@@ -28,10 +29,12 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 def render(
-    metrics: Metrics, accept: str, accept_encoding: str
+    metrics: Metrics, accept: str, accept_encoding: str, text: TextEncoder | None = None
 ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     """The exposition body and its headers for the given request headers."""
     encoder, content_type = choose_encoder(accept)
+    if encoder is generate_latest and text is not None:
+        encoder = text.render  # the plain text format, with cached label strings
     body: bytes = encoder(metrics.collection_registry())
     headers = [(b"content-type", content_type.encode()), (b"cache-control", b"no-store")]
     if len(body) >= _GZIP_MIN_BYTES and "gzip" in accept_encoding:
@@ -47,6 +50,7 @@ class MetricsEndpoint:
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
+        self.text = TextEncoder()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
@@ -64,6 +68,7 @@ class MetricsEndpoint:
             self.metrics,
             _header(scope, b"accept"),
             _header(scope, b"accept-encoding"),
+            self.text,
         )
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send(
