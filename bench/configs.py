@@ -43,6 +43,13 @@ CONFIGS: tuple[Config, ...] = (
         "ours",
         traces=True,
     ),
+    Config(
+        "ours_tracing_contrib",
+        "bench.apps.ours_tracing_contrib",
+        "fastapi_sentient + tracing via OpenTelemetry's instrumentation (100 % sampled)",
+        "ours",
+        traces=True,
+    ),
     Config("pfi", "bench.apps.pfi", "prometheus-fastapi-instrumentator", "peer"),
     Config("starlette_exporter", "bench.apps.starlette_exporter", "starlette-exporter", "peer"),
     Config("otel", "bench.apps.otel", "OpenTelemetry FastAPI instrumentation", "peer", traces=True),
