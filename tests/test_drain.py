@@ -70,7 +70,9 @@ async def test_sigterm_drains_forty_in_flight_requests() -> None:
 async def test_second_signal_skips_the_delay() -> None:
     """A second SIGTERM during a long drain delay stops the server at once."""
     env = {"SENTIENT_SHUTDOWN_DELAY": "30", "SENTIENT_TERMINATION_GRACE_PERIOD": "20"}
-    with app_process("example_app.main:app", env=env, args=["--timeout-graceful-shutdown", "5"]) as proc:
+    with app_process(
+        "example_app.main:app", env=env, args=["--timeout-graceful-shutdown", "5"]
+    ) as proc:
         async with httpx2.AsyncClient(base_url=proc.url, timeout=5) as client:
             proc.signal(signal.SIGTERM)
             await asyncio.to_thread(
