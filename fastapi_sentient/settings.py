@@ -45,6 +45,12 @@ class LLMProviderSettings(BaseModel):
         description="Models this provider serves; other model names are labelled 'other'.",
     )
     max_connections: int = Field(default=20, ge=1, description="HTTP pool size.")
+    max_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="LLM calls in flight to this provider at once in this process (default: "
+        "max_connections); more callers wait, within their SENTIENT_LLM_DEADLINE.",
+    )
     max_keepalive_connections: int = Field(default=10, ge=0, description="Idle connections kept.")
     timeout: float = Field(default=60.0, gt=0, description="Read timeout per attempt, seconds.")
     connect_timeout: float = Field(default=5.0, gt=0, description="Connect timeout, seconds.")
@@ -316,7 +322,7 @@ class SentientSettings(BaseSettings):
     llm_providers: dict[str, LLMProviderSettings] = Field(
         default_factory=dict,
         description='JSON object: name → {"kind": "openai"|"anthropic", "base_url", "api_key", '
-        '"models", "max_connections"}.',
+        '"models", "max_connections", "max_concurrency", ...} (docs/llm.md lists every key).',
     )
     llm_health_interval: float = Field(
         default=60.0, ge=1, description="Interval of the provider health probes, seconds."

@@ -13,7 +13,7 @@ answers are passed through the plugin's redactor before they become messages::
     ├── ProviderConnectionError     the provider could not be reached
     ├── PoolExhaustedError          no free connection in the provider's HTTP pool (local)
     ├── RetryBudgetExhaustedError   retries are above their share of traffic; failing fast
-    ├── ConcurrencyLimitError       too many LLM calls in flight in this process
+    ├── ConcurrencyLimitError       too many LLM calls in flight (in this process, or to a provider)
     └── AllTargetsFailedError       every provider of a fallback route failed
 """
 
@@ -97,7 +97,16 @@ class RetryBudgetExhaustedError(_TargetError):
 
 
 class ConcurrencyLimitError(LLMError):
-    """No slot under ``SENTIENT_LLM_MAX_CONCURRENCY`` became free in time."""
+    """No call slot became free in time.
+
+    ``provider`` is None for the process-wide ``SENTIENT_LLM_MAX_CONCURRENCY``
+    (waited for up to ``SENTIENT_LLM_QUEUE_TIMEOUT``), else the provider whose
+    ``max_concurrency`` was full until the call's deadline.
+    """
+
+    def __init__(self, message: str, *, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
 
 
 class AllTargetsFailedError(LLMError):

@@ -93,6 +93,16 @@ class LLMMetrics:
             "Calls to a fallback route by the target that served them.",
             ("route", "provider", "model"),
         )
+        self.waiting = metrics.gauge(
+            "llm_calls_waiting",
+            "LLM calls waiting for a slot under their provider's max_concurrency.",
+            ("provider",),
+        )
+        self.in_flight = metrics.gauge(
+            "llm_calls_in_flight",
+            "LLM calls holding a slot under their provider's max_concurrency.",
+            ("provider",),
+        )
         self.genai_tokens = metrics.histogram(
             "gen_ai_client_token_usage",
             "OpenTelemetry gen_ai.client.token.usage: tokens per operation.",

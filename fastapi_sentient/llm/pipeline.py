@@ -1,21 +1,24 @@
-"""How one LLM call runs: concurrency limit → total deadline → fallback → retry → breaker → attempt.
+"""How one LLM call runs, from the concurrency limits to the attempt timeout::
 
-The order is the one Polly and resilience4j settled on.  The concurrency limit
-is outermost so a queue of callers never eats into anyone's deadline; the
-breaker sits *inside* the retry loop so every attempt is one breaker sample and
-a retry is rejected at once when the circuit has opened meanwhile; an
-open-circuit rejection is never retried (the next fallback target serves
-instead).  The per-attempt timeout is the provider's timeout, cut to what is
-left of the deadline, so the attempt — not the deadline — reports the timeout.
+    process limit → total deadline → fallback → provider limit → retry → breaker → attempt timeout
+
+The order is the one Polly and resilience4j settled on.  The process-wide
+concurrency limit is outermost so a queue of callers never eats into anyone's
+deadline; each fallback target's provider limit is inside the deadline (see
+:mod:`fastapi_sentient.llm.limits`); the breaker sits *inside* the retry loop so
+every attempt is one breaker sample and a retry is rejected at once when the
+circuit has opened meanwhile; an open-circuit rejection is never retried (the
+next fallback target serves instead).  The per-attempt timeout is the
+provider's timeout, cut to what is left of the deadline, so the attempt — not
+the deadline — reports the timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 
 import httpx2
 
@@ -23,17 +26,16 @@ from fastapi_sentient.exceptions import LLMError
 from fastapi_sentient.llm.breaker import BreakerConfig, CircuitBreaker, Permit, TransitionListener
 from fastapi_sentient.llm.errors import (
     AllTargetsFailedError,
-    ConcurrencyLimitError,
     PoolExhaustedError,
     ProviderTimeoutError,
 )
+from fastapi_sentient.llm.limits import CallLimits, Release
 from fastapi_sentient.llm.metrics import LLMMetrics
 from fastapi_sentient.llm.outcome import SUCCESS, Outcome, classify
 from fastapi_sentient.llm.provider import Operation, Target
 from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
-from fastapi_sentient.llm.streaming import OpenStream, open_stream
-from fastapi_sentient.llm.types import LLMRequest, LLMResult, StreamEvent
-from fastapi_sentient.pools.http_transport import Gate
+from fastapi_sentient.llm.streaming import OpenStream, StreamOpener
+from fastapi_sentient.llm.types import LLMResult, StreamEvent
 from fastapi_sentient.tracing.spans import llm_span, start_llm_span
 
 
@@ -57,9 +59,8 @@ class Pipeline:
         self.policy = policy
         self.breaker_config = breaker_config
         self.deadline = deadline
-        self.queue_timeout = queue_timeout
         self.redact = redact
-        self._slots = Gate(max_concurrency)
+        self.limits = CallLimits(max_concurrency, queue_timeout, metrics)
         self._budget_factory = budget
         self._budgets: dict[str, RetryBudget] = {}
         self._on_transition = on_transition
@@ -74,20 +75,10 @@ class Pipeline:
             budget = self._budgets[provider] = self._budget_factory()
         return budget
 
-    @asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
-        try:
-            await self._slots.acquire(self.queue_timeout)
-        except TimeoutError:
-            msg = (
-                f"{self._slots.in_use} LLM calls already in flight; none finished within "
-                f"{self.queue_timeout:g}s (SENTIENT_LLM_MAX_CONCURRENCY, SENTIENT_LLM_QUEUE_TIMEOUT)"
-            )
-            raise ConcurrencyLimitError(msg) from None
-        try:
-            yield
-        finally:
-            self._slots.release()
+    async def _provider_slot(self, target: Target, deadline_at: float, *, last: bool) -> Release:
+        """A slot of ``target``'s provider; only a call's ``last`` target waits for one."""
+        breaker = self.breaker(target)
+        return await self.limits.provider_slot(target, deadline_at, wait=last, breaker=breaker)
 
     # --- whole answers ----------------------------------------------------------------------
 
@@ -99,12 +90,17 @@ class Pipeline:
         ``operation(target)`` performs one attempt against ``target``: an adapter's
         ``complete`` for our own calls, an official SDK call for the SDK wrapper.
         """
-        async with self._slot():
+        async with self.limits.process_slot():
             deadline_at = time.monotonic() + self.deadline
             errors: list[LLMError] = []
             for index, target in enumerate(targets):
                 try:
-                    result = await self._with_retries(target, operation, deadline_at)
+                    last = index == len(targets) - 1
+                    release = await self._provider_slot(target, deadline_at, last=last)
+                    try:
+                        result = await self._with_retries(target, operation, deadline_at)
+                    finally:
+                        release()
                 except LLMError as exc:
                     errors.append(exc)
                     if route is not None and index < len(targets) - 1:
@@ -204,16 +200,27 @@ class Pipeline:
     # --- streams ----------------------------------------------------------------------------
 
     async def stream(
-        self, targets: list[Target], request: LLMRequest, route: str | None
+        self, targets: list[Target], opener: StreamOpener, route: str | None
     ) -> AsyncGenerator[tuple[Target, StreamEvent]]:
-        """Events of the first target whose stream opens; the deadline covers the first token."""
-        async with self._slot():
+        """Events of the first target whose stream opens; the deadline covers the first token.
+
+        ``opener(target)`` opens one attempt's stream: a wire adapter's for our
+        own streams, an official SDK's for the SDK wrapper.
+        """
+        async with self.limits.process_slot():
             deadline_at = time.monotonic() + self.deadline
             errors: list[LLMError] = []
             opened: OpenStream | None = None
+            release: Release | None = None
             for index, target in enumerate(targets):
                 try:
-                    opened = await self._open_with_retries(target, request, deadline_at)
+                    last = index == len(targets) - 1
+                    release = await self._provider_slot(target, deadline_at, last=last)
+                    try:
+                        opened = await self._open_with_retries(target, opener, deadline_at)
+                    except BaseException:
+                        release()
+                        raise
                 except LLMError as exc:
                     errors.append(exc)
                     if route is not None and index < len(targets) - 1:
@@ -222,16 +229,18 @@ class Pipeline:
                 if route is not None:
                     self.metrics.served_by(route, target)
                 break
-            if opened is None:
+            if opened is None or release is None:
                 raise _final(route, errors)
-            async with aclosing(self._drain(opened)) as events:
-                async for event in events:
-                    yield opened.target, event
+            try:
+                async with aclosing(self._drain(opened)) as events:
+                    async for event in events:
+                        yield opened.target, event
+            finally:
+                release()
 
     async def _open_with_retries(
-        self, target: Target, request: LLMRequest, deadline_at: float
+        self, target: Target, opener: StreamOpener, deadline_at: float
     ) -> OpenStream:
-        request = dataclasses.replace(request, model=target.model)
         budget = self._budget(target.provider.name)
         budget.deposit()
         attempt = 0
@@ -248,7 +257,7 @@ class Pipeline:
             try:
                 with span.current():
                     async with scope:
-                        opened = await open_stream(target, request, self.redact)
+                        opened = await opener(target)
             except BaseException as exc:
                 span.end(exc)
                 failure = self._failed(target, breaker, permit, exc, started, scope, limit)

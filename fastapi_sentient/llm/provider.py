@@ -21,6 +21,7 @@ from fastapi_sentient.llm.providers.anthropic import AnthropicAdapter
 from fastapi_sentient.llm.providers.base import ProviderAdapter
 from fastapi_sentient.llm.providers.openai import OpenAIAdapter
 from fastapi_sentient.llm.types import Completion, LLMRequest
+from fastapi_sentient.pools.http_transport import Gate
 
 ADAPTERS: dict[str, Callable[[], ProviderAdapter]] = {
     "openai": OpenAIAdapter,
@@ -34,6 +35,9 @@ class Provider:
 
     ``models`` are its capabilities: the models it serves, each a label of its
     own in metrics and a breaker of its own; any other model shares ``other``.
+    ``max_concurrency`` caps this process's calls in flight to it (``None``: no
+    cap of its own), so one slow provider cannot take every slot of the global
+    limit and callers queue here, under their deadline, rather than in the pool.
     """
 
     name: str
@@ -45,7 +49,13 @@ class Provider:
     prices: PriceTable = field(default_factory=PriceTable)
     attempt_timeout: float = 60.0
     critical: bool = False
+    max_concurrency: int | None = None
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    gate: Gate | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency is not None:
+            self.gate = Gate(self.max_concurrency)
 
     @property
     def server_address(self) -> str:

@@ -26,6 +26,7 @@ from fastapi_sentient.llm.providers.base import ProviderAdapter
 from fastapi_sentient.llm.sdk import SDKCalls
 from fastapi_sentient.llm.shared import SharedBreakers
 from fastapi_sentient.llm.stream import LLMStream
+from fastapi_sentient.llm.streaming import adapter_opener
 from fastapi_sentient.llm.types import LLMRequest, LLMResult, Message
 from fastapi_sentient.pools.http import pool_from_settings, probe_ttl
 from fastapi_sentient.settings import LLMProviderSettings
@@ -116,6 +117,7 @@ class LLMRegistry:
                 prices=prices,
                 attempt_timeout=entry.timeout,
                 critical=entry.critical,
+                max_concurrency=entry.max_concurrency or entry.max_connections,
             )
         )
 
@@ -296,7 +298,8 @@ class LLMRegistry:
                 model, messages, max_tokens, temperature, parameters, metadata
             )
         route, targets = self.resolve(provider, request.model or None)
-        return LLMStream(self.pipeline.stream(targets, request, route))
+        opener = adapter_opener(request, self._sentient.redact)
+        return LLMStream(self.pipeline.stream(targets, opener, route))
 
     # --- lifespan -------------------------------------------------------------------------
 

@@ -4,12 +4,15 @@ A stream can be retried (or handed to the next fallback target) only until its
 first event: after text reached the caller, a failure is the caller's to see.
 So "opening" a stream means reading up to the first event under the attempt's
 timeout; :class:`OpenStream` then replays that event and goes on with the rest.
+A :data:`StreamOpener` opens one attempt's stream: through a wire adapter
+(:func:`adapter_opener`) or an official SDK (:mod:`fastapi_sentient.llm.sdk_stream`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -70,17 +73,18 @@ class OpenStream:
             await closer()
 
 
-async def open_stream(target: Target, request: LLMRequest, redact: Redact) -> OpenStream:
-    """Start ``target``'s stream and wait for its first event."""
-    provider = target.provider
-    generator = provider.adapter.stream(
-        provider.client(), request, provider=provider.name, redact=redact
-    )
+StreamOpener = Callable[["Target"], Awaitable[OpenStream]]
+"""Opens one attempt's stream against a target, up to its first event."""
+
+
+async def open_events(target: Target, generator: AsyncIterator[StreamEvent]) -> OpenStream:
+    """Wait for ``generator``'s first event; close it if that fails."""
     try:
         first = await anext(generator)
     except StopAsyncIteration:
-        msg = f"{provider.name} closed the stream before sending anything"
-        raise ProviderConnectionError(msg, provider=provider.name, model=target.model) from None
+        name = target.provider.name
+        msg = f"{name} closed the stream before sending anything"
+        raise ProviderConnectionError(msg, provider=name, model=target.model) from None
     except BaseException:
         if isinstance(generator, AsyncGenerator):
             await generator.aclose()
@@ -89,3 +93,21 @@ async def open_stream(target: Target, request: LLMRequest, redact: Redact) -> Op
     if first.text:
         opened.first_text_at = time.perf_counter()
     return opened
+
+
+async def open_stream(target: Target, request: LLMRequest, redact: Redact) -> OpenStream:
+    """Start ``target``'s stream through its wire adapter and wait for its first event."""
+    provider = target.provider
+    generator = provider.adapter.stream(
+        provider.client(), request, provider=provider.name, redact=redact
+    )
+    return await open_events(target, generator)
+
+
+def adapter_opener(request: LLMRequest, redact: Redact) -> StreamOpener:
+    """Open ``request`` as a stream of the target's model, through its wire adapter."""
+
+    async def opener(target: Target) -> OpenStream:
+        return await open_stream(target, dataclasses.replace(request, model=target.model), redact)
+
+    return opener

@@ -1,9 +1,10 @@
 """Fake OpenAI-compatible and Anthropic-compatible providers: real HTTP on 127.0.0.1.
 
 Each fake is a small Starlette app served by uvicorn in a thread.  It counts
-requests by method and path, checks the API key, and can be told to answer an
-error status (with Retry-After), to stall, or to answer from a script of
-statuses, one per request.
+requests by method and path (and the POSTs in flight at once), checks the API
+key, and can be told to answer an error status (with Retry-After), to stall, to
+hold streams after their first chunk until released, or to answer from a
+script of statuses, one per request.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class FakeProvider:
         self.default_key = key
         self.port = free_port()
         self._lock = threading.Lock()
+        self.in_flight = 0
         self.reset()
         app = Starlette(
             routes=[
@@ -45,7 +47,7 @@ class FakeProvider:
             ]
         )
         config = uvicorn.Config(
-            app,
+            self._counting(app),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -74,6 +76,14 @@ class FakeProvider:
         self.chunks = ["Hello", ", ", "world"]
         self.chunk_delay = 0.0
         self.echo_key = False
+        self.hold = False
+        self._released = threading.Event()
+        with self._lock:
+            self.max_in_flight = self.in_flight
+
+    def release(self) -> None:
+        """Let streams held after their first chunk (``hold``) go on."""
+        self._released.set()
 
     @property
     def url(self) -> str:
@@ -101,6 +111,31 @@ class FakeProvider:
         self._thread.join(10)
 
     # --- handlers -----------------------------------------------------------------------------
+
+    def _counting(self, app: Any) -> Any:
+        """``app`` counting POSTs in flight, from the request to the last byte of the answer."""
+
+        async def counted(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http" or scope["method"] != "POST":
+                await app(scope, receive, send)
+                return
+            with self._lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                await app(scope, receive, send)
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
+
+        return counted
+
+    async def _held(self) -> None:
+        """Wait while ``hold`` is set and ``release()`` has not been called (10 s at most)."""
+        deadline = time.monotonic() + 10.0
+        released = self._released
+        while self.hold and not released.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     def _record(self, request: Request, body: dict[str, Any] | None = None) -> None:
         with self._lock:
@@ -169,15 +204,19 @@ class FakeProvider:
                 }
             )
 
+        head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model}
+
         async def events() -> AsyncIterator[str]:
-            for piece in self.chunks:
+            for index, piece in enumerate(self.chunks):
                 if self.chunk_delay:
                     await asyncio.sleep(self.chunk_delay)
-                chunk = {"model": model, "choices": [{"index": 0, "delta": {"content": piece}}]}
-                yield f"data: {json.dumps(chunk)}\n\n"
-            done = {"model": model, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-            yield f"data: {json.dumps(done)}\n\n"
-            yield f"data: {json.dumps({'model': model, 'choices': [], 'usage': usage})}\n\n"
+                if index == 1:
+                    await self._held()
+                delta = {"content": piece}
+                yield f"data: {json.dumps({**head, 'choices': [{'index': 0, 'delta': delta}]})}\n\n"
+            done = {"index": 0, "delta": {}, "finish_reason": "stop"}
+            yield f"data: {json.dumps({**head, 'choices': [done]})}\n\n"
+            yield f"data: {json.dumps({**head, 'choices': [], 'usage': usage})}\n\n"
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
@@ -212,9 +251,11 @@ class FakeProvider:
             yield event(
                 "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}
             )
-            for piece in self.chunks:
+            for index, piece in enumerate(self.chunks):
                 if self.chunk_delay:
                     await asyncio.sleep(self.chunk_delay)
+                if index == 1:
+                    await self._held()
                 yield event(
                     "content_block_delta",
                     {"index": 0, "delta": {"type": "text_delta", "text": piece}},
