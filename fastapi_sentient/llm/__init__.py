@@ -26,6 +26,7 @@ from fastapi_sentient.llm.provider import Provider
 from fastapi_sentient.llm.providers.base import ProviderAdapter
 from fastapi_sentient.llm.registry import LLMRegistry
 from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
+from fastapi_sentient.llm.sdk_stream import SDKStream
 from fastapi_sentient.llm.stream import LLMStream
 from fastapi_sentient.llm.types import LLMRequest, LLMResult, Message, Usage
 
@@ -57,6 +58,7 @@ __all__ = [
     "RetryBudget",
     "RetryBudgetExhaustedError",
     "RetryPolicy",
+    "SDKStream",
     "ThrottledError",
     "Usage",
     "build_llm",

@@ -7,14 +7,24 @@
         "openai", "gpt-4o-mini",
         lambda: client.chat.completions.create(model="gpt-4o-mini", messages=messages),
     )
+    async with sentient.llm.sdk.stream(
+        "openai", "gpt-4o-mini",
+        lambda: client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, stream=True,
+            stream_options={"include_usage": True},
+        ),
+    ) as stream:
+        async for chunk in stream:                      # the SDK's ChatCompletionChunk
+            ...
 
 The clients are built with ``max_retries=0``: our retry loop is the only one,
 so an outage costs ``SENTIENT_LLM_RETRY_ATTEMPTS`` requests per call, not that
-times the SDK's own three.  :meth:`SDKCalls.call` runs the SDK call through the
-pipeline (concurrency limit, deadline, retries, breaker, attempt timeout) and
-reads tokens from the response's ``usage`` (either SDK's shape) for the metrics
-and cost.  SDK exceptions are re-raised as :mod:`fastapi_sentient.llm.errors`
-types with the SDK's exception as ``__cause__``.
+times the SDK's own three.  :meth:`SDKCalls.call` and :meth:`SDKCalls.stream`
+run the SDK call through the pipeline (concurrency limits, deadline, retries,
+breaker, attempt timeout, span) and read tokens from the response's or the
+stream's ``usage`` (either SDK's shape) for the metrics and cost.  SDK
+exceptions are re-raised as :mod:`fastapi_sentient.llm.errors` types with the
+SDK's exception as ``__cause__``.
 """
 
 from __future__ import annotations
@@ -23,15 +33,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi_sentient.exceptions import LLMError, MissingDependencyError
-from fastapi_sentient.llm.errors import (
-    ProviderConnectionError,
-    ProviderError,
-    ProviderTimeoutError,
-    ThrottledError,
-)
-from fastapi_sentient.llm.outcome import Outcome, classify
 from fastapi_sentient.llm.provider import Target
-from fastapi_sentient.llm.types import Completion, Usage
+from fastapi_sentient.llm.sdk_shapes import as_llm_error, usage_of
+from fastapi_sentient.llm.sdk_stream import SDKStream, sdk_opener
+from fastapi_sentient.llm.types import Completion
 from fastapi_sentient.pools.http import resolve_api_key
 
 if TYPE_CHECKING:
@@ -39,45 +44,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-
-def usage_of(response: Any) -> Usage:
-    """Tokens from an OpenAI (``prompt_tokens``) or Anthropic (``input_tokens``) response."""
-    usage = getattr(response, "usage", None)
-    if usage is None and isinstance(response, dict):
-        usage = response.get("usage")
-    if usage is None:
-        return Usage()
-
-    def read(*names: str) -> int:
-        for name in names:
-            value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
-            if isinstance(value, int):
-                return value
-        return 0
-
-    return Usage(read("prompt_tokens", "input_tokens"), read("completion_tokens", "output_tokens"))
-
-
-def as_llm_error(exc: Exception, target: Target, redact: Callable[[str], str]) -> LLMError:
-    """Our classified error for an SDK exception."""
-    verdict = classify(exc)
-    name, model = target.provider.name, target.model
-    text = redact(f"{name}: {type(exc).__name__}: {exc}")
-    if verdict.outcome == Outcome.THROTTLED:
-        return ThrottledError(text, provider=name, model=model, retry_after=verdict.retry_after)
-    if verdict.error_type == "timeout":
-        return ProviderTimeoutError(text, provider=name, model=model)
-    if verdict.error_type == "connect":
-        return ProviderConnectionError(text, provider=name, model=model)
-    status = int(verdict.error_type) if verdict.error_type.isdigit() else 500
-    return ProviderError(
-        text,
-        provider=name,
-        model=model,
-        status=status,
-        retry_after=verdict.retry_after,
-        should_retry=verdict.retryable if verdict.error_type.isdigit() else False,
-    )
+__all__ = ["SDKCalls", "SDKStream", "as_llm_error", "usage_of"]
 
 
 class SDKCalls:
@@ -143,3 +110,21 @@ class SDKCalls:
 
         result = await registry.pipeline.call(targets, attempt, route)
         return result.raw  # type: ignore[no-any-return]
+
+    def stream(self, provider: str, model: str, factory: Callable[[], Any]) -> SDKStream:
+        """Run one streamed SDK call through the pipeline; iterate the result for the SDK's events.
+
+        ``factory`` makes the SDK call (``lambda: client.chat.completions.create(...,
+        stream=True, stream_options={"include_usage": True})`` or ``lambda:
+        client.messages.stream(...)``); it is called once per attempt, and
+        attempts are retried only until the stream's first event.  Nothing is
+        sent before the first ``async for`` step.
+        """
+        registry = self._registry
+        route, targets = registry.resolve(provider, model)
+        redact = registry._sentient.redact
+        return SDKStream(
+            lambda on_open: registry.pipeline.stream(
+                targets, sdk_opener(factory, redact, on_open), route
+            )
+        )

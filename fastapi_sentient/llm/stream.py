@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from fastapi_sentient.llm.types import LLMResult, StreamEvent, Usage
 
@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 class LLMStream:
     """Iterate for text; afterwards ``result`` holds usage, cost and who served.
 
-    Stop early with ``await stream.aclose()`` (or just leave the loop inside an
-    ``async with aclosing(...)``): the provider connection goes back to the pool
+    Stop early with ``await stream.aclose()`` (or leave the loop inside
+    ``async with stream:``): the provider connection goes back to the pool
     and the call is recorded as cancelled, neither success nor failure.
     """
 
@@ -30,7 +30,19 @@ class LLMStream:
     def __aiter__(self) -> AsyncIterator[str]:
         return self._texts()
 
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
     async def _texts(self) -> AsyncIterator[str]:
+        async for event in self._consume():
+            if event.text:
+                yield event.text
+
+    async def _consume(self) -> AsyncIterator[StreamEvent]:
+        """Every event of the served stream; sets ``result`` once it has ended."""
         usage = Usage()
         finish: str | None = None
         response_model: str | None = None
@@ -44,7 +56,7 @@ class LLMStream:
                 response_model = event.response_model or response_model
                 if event.text:
                     self._parts.append(event.text)
-                    yield event.text
+                yield event
         if target is not None:
             self.result = LLMResult(
                 text="".join(self._parts),

@@ -108,3 +108,5 @@ class StreamEvent:
     response_model: str | None = None
     finish_reason: str | None = None
     done: bool = False
+    raw: Any = field(default=None, repr=False)
+    """The official SDK's own event, for streams run through ``sentient.llm.sdk``."""
