@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from fastapi_sentient.cluster.keys import Keys
 from tests.cluster.conftest import CLUSTER, eventually, node, running
-from tests.support.procs import free_port, port_open, wait_until
-from tests.support.redis_server import RedisServer, require_binary
+from tests.support import redis_topologies as topologies
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 
@@ -22,43 +18,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def redis_cluster() -> Iterator[list[RedisServer]]:
     """Three primaries joined with ``redis-cli --cluster create`` (no replicas)."""
-    cli = require_binary("redis-cli", "redis-tools")
-    # an explicit bus port: the default (port + 10000) overflows for high free ports
-    servers = [
-        RedisServer(extra=["--cluster-enabled", "yes", "--cluster-port", str(free_port())]).start()
-        for _ in range(3)
-    ]
-    try:
-        subprocess.run(
-            [
-                cli,
-                "--cluster",
-                "create",
-                *(f"127.0.0.1:{s.port}" for s in servers),
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-
-        def all_ok() -> bool:
-            for server in servers:
-                client = redis.Redis(port=server.port, decode_responses=True)
-                try:
-                    if client.cluster("info")["cluster_state"] != "ok":
-                        return False
-                finally:
-                    client.close()
-            return True
-
-        wait_until(all_ok, 30, 0.1, "cluster_state:ok")
+    with topologies.redis_cluster() as servers:
         yield servers
-    finally:
-        for server in servers:
-            server.close()
 
 
 async def test_the_coordinator_works_on_redis_cluster(redis_cluster: list[RedisServer]) -> None:
@@ -100,26 +61,8 @@ async def test_the_coordinator_works_on_redis_cluster(redis_cluster: list[RedisS
 @pytest.fixture
 def sentinel() -> Iterator[tuple[RedisServer, int]]:
     """A primary watched by one Sentinel (quorum 1)."""
-    primary = RedisServer().start()
-    binary = require_binary("redis-server", "redis-server")
-    port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="sentinel-"))
-    conf = workdir / "sentinel.conf"
-    conf.write_text(
-        f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
-        f"sentinel monitor mymaster 127.0.0.1 {primary.port} 1\n"
-    )
-    proc = subprocess.Popen(
-        [binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_until(lambda: port_open(port), 10, what="sentinel")
-        yield primary, port
-    finally:
-        proc.kill()
-        proc.wait(5)
-        primary.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with topologies.redis_sentinel() as pair:
+        yield pair
 
 
 async def test_the_coordinator_finds_the_primary_through_sentinel(
