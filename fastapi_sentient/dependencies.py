@@ -28,7 +28,7 @@ from fastapi_sentient.sentient import get_sentient
 
 if TYPE_CHECKING:
     import httpx2
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 else:  # the annotations are informative for FastAPI; the extras stay optional
     try:
@@ -66,7 +66,7 @@ def _db_engine(connection: HTTPConnection) -> AsyncEngine:
     return get_sentient(connection).pools.db.engine
 
 
-def _redis_client(connection: HTTPConnection) -> Redis:
+def _redis_client(connection: HTTPConnection) -> Redis | RedisCluster:
     return get_sentient(connection).pools.redis.client
 
 
@@ -77,7 +77,12 @@ DbEngine = Annotated[AsyncEngine, Depends(_db_engine)]
 """The app's ``AsyncEngine`` (shared; do not dispose of it)."""
 
 RedisClient = Annotated[Redis, Depends(_redis_client)]
-"""The app's ``redis.asyncio.Redis`` client (shared; do not close it)."""
+"""The app's ``redis.asyncio.Redis`` client (shared; do not close it).
+
+With a ``redis+cluster://`` URL the object is a ``redis.asyncio.RedisCluster``,
+which offers the same command methods; the static type stays ``Redis``, so
+``cast`` where the difference matters (pipelines, targeting nodes).
+"""
 
 
 def http_client(name: str) -> Any:

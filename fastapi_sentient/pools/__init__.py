@@ -1,14 +1,14 @@
 """Connection pools bound to the lifespan and injected into routes.
 
 ``build_pools`` creates the pools the settings ask for: SQLAlchemy from
-``SENTIENT_DATABASE_URL``, Redis from ``SENTIENT_REDIS_URL`` and one HTTP pool per
-LLM provider.  See :mod:`fastapi_sentient.pools.base` for the interface a pool
-implements and ``docs/pools.md`` for the settings.
+``SENTIENT_DATABASE_URL``, Redis from ``SENTIENT_REDIS_URL`` (one primary and
+Sentinel as a ``redis.asyncio.Redis``, Redis Cluster as a ``RedisCluster``) and
+one HTTP pool per LLM provider.  See :mod:`fastapi_sentient.pools.base` for the
+interface a pool implements and ``docs/pools.md`` for the settings.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from fastapi_sentient.pools.base import (
 )
 from fastapi_sentient.pools.errors import install_error_handlers
 from fastapi_sentient.pools.registry import PoolRegistry
+from fastapi_sentient.redis_url import parse_redis_url
 
 if TYPE_CHECKING:
     from fastapi_sentient.sentient import Sentient
@@ -35,10 +36,6 @@ __all__ = [
     "PoolUnavailableError",
     "build_pools",
 ]
-
-logger = logging.getLogger("fastapi_sentient.pools")
-
-_POOLED_REDIS = ("redis://", "rediss://", "unix://")
 
 
 def build_pools(sentient: Sentient) -> PoolRegistry:
@@ -56,20 +53,15 @@ def build_pools(sentient: Sentient) -> PoolRegistry:
         sentient.redact.add(urlsplit(settings.database_url).password)
         registry.register(DatabasePool.from_settings(settings))
     if settings.redis_url:
+        endpoint = parse_redis_url(settings.redis_url)
         sentient.redact.add(urlsplit(settings.redis_url).password)
-        if settings.redis_url.startswith(_POOLED_REDIS):
-            try:
-                from fastapi_sentient.pools.redis import RedisPool
-            except ImportError as exc:
-                package, extra = "redis", "redis"
-                raise MissingDependencyError(package, extra) from exc
-            registry.register(RedisPool.from_settings(settings))
-        else:
-            logger.warning(
-                "SENTIENT_REDIS_URL uses %s://, which the Redis pool does not serve; "
-                "RedisClient is unavailable (use redis://, rediss:// or unix://)",
-                urlsplit(settings.redis_url).scheme,
-            )
+        sentient.redact.add(endpoint.password)
+        try:
+            from fastapi_sentient.pools.redis import redis_pool_from_settings
+        except ImportError as exc:
+            package, extra = "redis", "redis"
+            raise MissingDependencyError(package, extra) from exc
+        registry.register(redis_pool_from_settings(settings))
     register_http_pools(sentient, registry)
     install_error_handlers(sentient, database="db" in registry, redis="redis" in registry)
     return registry

@@ -112,9 +112,14 @@ def install_error_handlers(sentient: Sentient, *, database: bool, redis: bool) -
         handlers.append((DBAPIError, database_error))
     if redis:
         from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import MaxConnectionsError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
         async def redis_error(request: Request, exc: Exception) -> Response:
+            if isinstance(exc, MaxConnectionsError):  # a full node of a non-queueing pool
+                reason = str(exc) or "every connection of a Redis node is in use"
+                full = PoolTimeoutError(f"{reason}; raise SENTIENT_REDIS_MAX_CONNECTIONS")
+                return await pool_timeout(request, full)
             return unavailable("redis", exc)
 
         handlers += [(RedisConnectionError, redis_error), (RedisTimeoutError, redis_error)]

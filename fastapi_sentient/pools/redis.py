@@ -1,110 +1,60 @@
 """The Redis pool: a redis-py asyncio client from ``SENTIENT_REDIS_URL``.
 
-The client sits on a metered subclass of redis-py's ``BlockingConnectionPool``,
-which — unlike the default pool that fails at once with "Too many connections"
-— lets callers wait up to ``SENTIENT_REDIS_POOL_TIMEOUT`` for a connection.  We
-time each acquire, count waiting callers, count connections opened and closed,
-and turn the pool's timeout into a :class:`RedisPoolTimeoutError` (503).  The
-retry policy is given to the pool, not the client: redis-py ignores a client's
-retry settings once a pool is passed in.
+One primary (``redis://``, ``rediss://``, ``unix://``) and Sentinel
+(``redis+sentinel://``) are served by :class:`RedisPool`: a ``redis.asyncio.Redis``
+over a bounded, metered blocking connection pool (see
+:mod:`fastapi_sentient.pools.redis_metered`); with Sentinel the pool's
+connections connect to whichever server the Sentinels name as primary, so a
+failover needs no restart.  Redis Cluster (``redis+cluster://``) is served by
+:class:`~fastapi_sentient.pools.redis_cluster.RedisClusterPool`.
+:func:`redis_pool_from_settings` picks the right one.
+
+The retry policy is given to the pool, not the client: redis-py ignores a
+client's retry settings once a pool is passed in.  It must be the asyncio
+``Retry``: the synchronous one calls the coroutine without awaiting it inside
+its ``try``, so nothing would ever be retried.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, Self
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.retry import Retry
 
-from fastapi_sentient.exceptions import ConfigurationError, NotStartedError, PoolTimeoutError
+from fastapi_sentient.exceptions import ConfigurationError, NotStartedError
 from fastapi_sentient.pools.base import PoolMetrics, PoolResizeError, PoolStats
-from fastapi_sentient.redact import mask_url
+from fastapi_sentient.pools.redis_metered import (
+    MeteredBlockingPool,
+    MeteredSentinelPool,
+    RedisPoolTimeoutError,
+)
+from fastapi_sentient.redis_url import RedisEndpoint, parse_redis_url
 
 if TYPE_CHECKING:
-    from redis.asyncio.connection import AbstractConnection
+    from redis.asyncio.sentinel import Sentinel
 
+    from fastapi_sentient.pools.redis_cluster import RedisClusterPool
     from fastapi_sentient.settings import SentientSettings
 
-_SCHEMES = ("redis://", "rediss://", "unix://")
+__all__ = ["RedisPool", "RedisPoolConfig", "RedisPoolTimeoutError", "redis_pool_from_settings"]
 
 
-class RedisPoolTimeoutError(PoolTimeoutError, RedisConnectionError):
-    """No Redis connection within ``SENTIENT_REDIS_POOL_TIMEOUT`` (still a redis ConnectionError)."""
+def redis_pool_from_settings(settings: SentientSettings) -> RedisPool | RedisClusterPool:
+    """The pool ``SENTIENT_REDIS_URL`` asks for: Redis Cluster, or one primary / Sentinel."""
+    assert settings.redis_url is not None
+    if parse_redis_url(settings.redis_url).kind == "cluster":
+        from fastapi_sentient.pools.redis_cluster import RedisClusterPool
+
+        return RedisClusterPool.from_settings(settings)
+    return RedisPool.from_settings(settings)
 
 
-class _CountsClosing:
-    """Mixin for the pool's connection class: counts connections that close."""
-
-    sentient_metrics: ClassVar[PoolMetrics]
-
-    async def disconnect(self, *args: Any, **kwargs: Any) -> None:
-        connection = cast("AbstractConnection", self)
-        was_connected = connection.is_connected
-        try:
-            await super().disconnect(*args, **kwargs)  # type: ignore[misc]
-        finally:
-            if was_connected and not connection.is_connected:
-                self.sentient_metrics.connection_closed()
-
-
-class _MeteredBlockingPool(BlockingConnectionPool):
-    """redis-py's blocking pool, timed and counted."""
-
-    def __init__(self, *, sentient_metrics: PoolMetrics, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sentient_metrics = sentient_metrics
-        base = self.connection_class
-        self.connection_class = type(
-            f"Metered{base.__name__}",
-            (_CountsClosing, base),
-            {"sentient_metrics": sentient_metrics},
-        )
-
-    def make_connection(self) -> Any:
-        connection = super().make_connection()  # type: ignore[no-untyped-call]
-        connection.register_connect_callback(self._connected)
-        return connection
-
-    def _connected(self, connection: Any) -> None:
-        self.sentient_metrics.connection_created()
-
-    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
-        metrics = self.sentient_metrics
-        try:
-            with metrics.acquiring():
-                return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
-        except RedisConnectionError as exc:
-            if not isinstance(exc.__cause__, TimeoutError) or isinstance(exc, PoolTimeoutError):
-                raise
-            metrics.timeout()
-            msg = (
-                f"redis pool {metrics.name!r} exhausted: no connection within {self.timeout:g}s "
-                f"({len(self._in_use_connections)} in use of {self.max_connections}); raise "
-                "SENTIENT_REDIS_MAX_CONNECTIONS or hold connections for less time"
-            )
-            raise RedisPoolTimeoutError(msg) from None
-
-    async def release(self, connection: Any) -> None:
-        await super().release(connection)
-        if self.total() > self.max_connections and connection in self._available_connections:
-            # shrunk by resize(): retire connections as they come back
-            self._available_connections.remove(connection)
-            await connection.disconnect()
-
-    def total(self) -> int:
-        """Connection objects the pool holds, in use or not."""
-        return len(self._available_connections) + len(self._in_use_connections)
-
-    def connected_idle(self) -> list[Any]:
-        """Idle connections with an open socket."""
-        return [c for c in self._available_connections if c.is_connected]
-
-
-class RedisPool:
-    """A ``redis.asyncio.Redis`` client over a bounded, metered connection pool."""
+class RedisPoolConfig:
+    """What every Redis pool is configured with (``SENTIENT_REDIS_*``)."""
 
     kind = "redis"
 
@@ -123,12 +73,7 @@ class RedisPool:
         critical: bool = True,
         client_options: dict[str, Any] | None = None,
     ) -> None:
-        if not url.startswith(_SCHEMES):
-            msg = (
-                f"SENTIENT_REDIS_URL={mask_url(url)!r} is not supported by the Redis pool; "
-                "use redis://, rediss:// or unix://"
-            )
-            raise ConfigurationError(msg)
+        self.endpoint: RedisEndpoint = parse_redis_url(url)
         self.name = name
         self.url = url
         self.required = required
@@ -141,11 +86,9 @@ class RedisPool:
         self.retries = retries
         self.warmup = max(0, warmup)
         self.client_options = dict(client_options or {})
-        self._pool: _MeteredBlockingPool | None = None
-        self._client: Redis | None = None
 
     @classmethod
-    def from_settings(cls, settings: SentientSettings) -> RedisPool:
+    def from_settings(cls, settings: SentientSettings) -> Self:
         """The pool ``SENTIENT_REDIS_URL`` and the ``SENTIENT_REDIS_*`` settings describe."""
         assert settings.redis_url is not None
         return cls(
@@ -160,26 +103,96 @@ class RedisPool:
             critical=settings.redis_critical,
         )
 
+    def _retry(self) -> Retry:
+        """Bounded retries of connection errors with a short jittered backoff (50 ms to 0.5 s).
+
+        Timeouts are not retried: the server may have run the command, and running
+        an ``INCR`` twice is worse than a 503.
+        """
+        return Retry(
+            ExponentialWithJitterBackoff(base=0.05, cap=0.5),
+            self.retries,
+            supported_errors=(RedisConnectionError,),
+        )
+
+    def _not_open(self) -> NotStartedError:
+        msg = f"redis pool {self.name!r} is not open; it opens with the app's lifespan"
+        return NotStartedError(msg)
+
+
+class RedisPool(RedisPoolConfig):
+    """A ``redis.asyncio.Redis`` client over a bounded, metered connection pool.
+
+    Serves one primary and Sentinel URLs; a Redis Cluster URL needs
+    :class:`~fastapi_sentient.pools.redis_cluster.RedisClusterPool`.
+    """
+
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
+        if self.endpoint.kind == "cluster":
+            msg = (
+                f"{self.endpoint.display!r} is a Redis Cluster URL; use RedisClusterPool "
+                "(fastapi_sentient.pools.redis_cluster) or redis_pool_from_settings()"
+            )
+            raise ConfigurationError(msg)
+        self._pool: MeteredBlockingPool | None = None
+        self._client: Redis | None = None
+        self._sentinel: Sentinel | None = None
+
     @property
     def client(self) -> Redis:
         """The client, once the app has started."""
         if self._client is None:
-            msg = f"redis pool {self.name!r} is not open; it opens with the app's lifespan"
-            raise NotStartedError(msg)
+            raise self._not_open()
         return self._client
 
-    def _create(self) -> tuple[_MeteredBlockingPool, Redis]:
-        pool = _MeteredBlockingPool.from_url(
-            self.url,
-            sentient_metrics=self.metrics,
-            max_connections=self.max_connections,
-            timeout=self.pool_timeout,
-            socket_timeout=self.socket_timeout,
-            socket_connect_timeout=self.connect_timeout,
-            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), self.retries),
+    def _pool_options(self) -> dict[str, Any]:
+        return {
+            "sentient_metrics": self.metrics,
+            "max_connections": self.max_connections,
+            "timeout": self.pool_timeout,
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.connect_timeout,
+            "retry": self._retry(),
             **self.client_options,
-        )
+        }
+
+    def _create(self) -> tuple[MeteredBlockingPool, Redis]:
+        if self.endpoint.kind == "sentinel":
+            return self._create_sentinel()
+        pool = MeteredBlockingPool.from_url(self.url, **self._pool_options())
         return pool, Redis(connection_pool=pool)
+
+    def _create_sentinel(self) -> tuple[MeteredBlockingPool, Redis]:
+        from redis.asyncio.sentinel import Sentinel
+
+        endpoint = self.endpoint
+        # Sentinels are asked once each per (re)connect; a dead one is skipped, and the
+        # command's own retries cover a moment when none answers
+        self._sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            list(endpoint.hosts),
+            sentinel_kwargs={
+                "socket_timeout": self.connect_timeout,
+                "socket_connect_timeout": self.connect_timeout,
+                "retry": Retry(NoBackoff(), 0),
+                "ssl": endpoint.ssl,
+            },
+        )
+        assert endpoint.service is not None  # parse_redis_url requires it
+        client = self._sentinel.master_for(
+            endpoint.service,
+            redis_class=Redis,
+            connection_pool_class=MeteredSentinelPool,
+            db=endpoint.db,
+            username=endpoint.username,
+            password=endpoint.password,
+            ssl=endpoint.ssl,
+            **self._pool_options(),
+        )
+        assert isinstance(client, Redis)
+        pool = client.connection_pool
+        assert isinstance(pool, MeteredSentinelPool)
+        return pool, client
 
     # --- Pool protocol --------------------------------------------------------------------
 
@@ -202,15 +215,17 @@ class RedisPool:
 
     async def close(self) -> None:
         """Close the client and every connection; later use raises :class:`NotStartedError`."""
-        pool, client = self._pool, self._client
-        self._pool = self._client = None
+        pool, client, sentinel = self._pool, self._client, self._sentinel
+        self._pool = self._client = self._sentinel = None
         if client is not None:
             await client.aclose()
         if pool is not None:
             await pool.disconnect(inuse_connections=True)
+        if sentinel is not None:
+            await sentinel.aclose()
 
     async def ping(self) -> None:
-        """``PING`` through the pool."""
+        """``PING`` through the pool (with Sentinel: to the current primary)."""
         await self.client.ping()
 
     def stats(self) -> PoolStats:

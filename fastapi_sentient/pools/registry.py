@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from fastapi_sentient.pools.database import DatabasePool
     from fastapi_sentient.pools.redis import RedisPool
+    from fastapi_sentient.pools.redis_cluster import RedisClusterPool
     from fastapi_sentient.sentient import Sentient
 
 logger = logging.getLogger("fastapi_sentient.pools")
@@ -105,15 +106,16 @@ class PoolRegistry:
         return pool
 
     @property
-    def redis(self) -> RedisPool:
-        """The Redis pool built from ``SENTIENT_REDIS_URL``."""
+    def redis(self) -> RedisPool | RedisClusterPool:
+        """The Redis pool built from ``SENTIENT_REDIS_URL`` (a RedisClusterPool for Redis Cluster)."""
         from fastapi_sentient.pools.redis import RedisPool
+        from fastapi_sentient.pools.redis_cluster import RedisClusterPool
 
         pool = self._named("redis", "SENTIENT_REDIS_URL")
-        if not isinstance(pool, RedisPool):
-            msg = "the pool named 'redis' is not a RedisPool"
-            raise PoolNotFoundError(msg)
-        return pool
+        if isinstance(pool, RedisPool | RedisClusterPool):
+            return pool
+        msg = "the pool named 'redis' is not a RedisPool or RedisClusterPool"
+        raise PoolNotFoundError(msg)
 
     def _named(self, name: str, variable: str) -> Pool:
         pool = self._pools.get(name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from fastapi_sentient.exceptions import ConfigurationError, NotStartedError, PoolTimeoutError
 from fastapi_sentient.pools import PoolResizeError
@@ -122,9 +124,49 @@ async def test_recycle_after_a_restart_reconnects(redis_proc: RedisServer) -> No
         await pool.close()
 
 
-def test_unsupported_schemes_and_use_before_open_are_clear_errors() -> None:
-    """A Sentinel URL is refused by name; the client before open() raises NotStartedError."""
-    with pytest.raises(ConfigurationError, match="redis://"):
-        RedisPool("redis+sentinel://:pw@h:26379/mymaster")
+def test_cluster_and_unknown_schemes_and_use_before_open_are_clear_errors() -> None:
+    """RedisPool points a Cluster URL to RedisClusterPool, refuses unknown schemes, and is unusable before open()."""
+    with pytest.raises(ConfigurationError, match="RedisClusterPool") as caught:
+        RedisPool("redis+cluster://:pw-secret@h:7000")
+    assert "pw-secret" not in str(caught.value)
+    with pytest.raises(ConfigurationError, match="redis\\+sentinel://"):
+        RedisPool("memcached://h:11211")
     with pytest.raises(NotStartedError, match="'redis' is not open"):
         _ = RedisPool("redis://127.0.0.1:1/0").client
+
+
+async def blpop_client(admin: Redis, *, other_than: int | None = None) -> int:
+    """The id of the connection blocked in BLPOP, once there is one (not ``other_than``)."""
+    async with asyncio.timeout(10):
+        while True:
+            for client in await admin.client_list():
+                if client["cmd"] == "blpop" and int(client["id"]) != other_than:
+                    return int(client["id"])
+            await asyncio.sleep(0.005)
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+async def test_a_command_on_a_killed_connection_is_retried(
+    redis_proc: RedisServer, retries: int
+) -> None:
+    """SENTIENT_REDIS_RETRIES: a BLPOP whose connection the server kills is sent again (or, at 0, fails)."""
+    pool = RedisPool(redis_proc.url, retries=retries, socket_timeout=10)
+    await pool.open()
+    admin = Redis(port=redis_proc.port)
+    task = asyncio.create_task(pool.client.blpop(["jobs"], timeout=0))
+    try:
+        first = await blpop_client(admin)
+        await admin.client_kill_filter(_id=str(first))
+        if retries == 0:
+            with pytest.raises(RedisConnectionError):
+                await asyncio.wait_for(task, 5)
+            return
+        await blpop_client(admin, other_than=first)
+        await admin.lpush("jobs", "done")
+        assert await asyncio.wait_for(task, 5) == (b"jobs", b"done")
+        assert pool.stats().closed == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await admin.aclose()
+        await pool.close()
