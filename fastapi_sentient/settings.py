@@ -240,7 +240,9 @@ class SentientSettings(BaseSettings):
         description="redis://, rediss://, redis+sentinel:// or redis+cluster:// URL; unset means "
         "no Redis pool and the embedded single-node coordinator.",
     )
-    redis_max_connections: int = Field(default=50, ge=1, description="Redis pool size.")
+    redis_max_connections: int = Field(
+        default=50, ge=1, description="Redis pool size (per node with Redis Cluster)."
+    )
     redis_socket_timeout: float = Field(
         default=2.0, gt=0, description="Redis read/write timeout, seconds."
     )
@@ -256,7 +258,10 @@ class SentientSettings(BaseSettings):
     )
     redis_critical: bool = Field(default=True, description="The Redis check gates readiness.")
     redis_pool_warmup: int = Field(
-        default=1, ge=0, description="Redis connections opened at startup (at most the pool size)."
+        default=1,
+        ge=0,
+        description="Redis connections opened at startup (at most the pool size; "
+        "to each primary with Redis Cluster).",
     )
 
     # --- cluster --------------------------------------------------------------------------
