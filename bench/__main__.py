@@ -20,7 +20,7 @@ from typing import Any
 from bench import drain, failover, inprocess, metrics_scale, probes, profiling, report, throughput
 from bench.configs import select
 from bench.load import Loader, ensure_wrk
-from bench.machine import describe, load_average
+from bench.machine import OtherWork, describe, load_average
 from bench.procs import ROOT, describe_error
 from bench.targets import evaluate
 
@@ -40,6 +40,7 @@ class Plan:
     uvicorn_warmup: float
     connections: int
     probe_seconds: float
+    paced_probe_seconds: float
     series: tuple[int, ...]
     scrapes: int
     crash_failovers: int
@@ -49,14 +50,22 @@ class Plan:
     profile_requests: int
 
 
-FULL = Plan(15, 2000, 1000, 8, 2, 1, 32, 10, (1000, 10000), 20, 3, 2, (10, 100), 1.0, 20000)
-QUICK = Plan(3, 300, 100, 1, 1, 0, 32, 1.0, (1000, 10000), 3, 1, 0, (10,), 0.5, 1000)
+FULL = Plan(15, 2000, 1000, 8, 2, 1, 32, 10, 20, (1000, 10000), 20, 3, 2, (10, 100), 1.0, 20000)
+QUICK = Plan(3, 300, 100, 1, 1, 0, 32, 1.0, 1.5, (1000, 10000), 3, 1, 0, (10,), 0.5, 1000)
 
 _started = time.monotonic()
 
 
 def log(message: str) -> None:
     print(f"[{time.monotonic() - _started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _ours_rps(results: dict[str, Any]) -> float | None:
+    """The default install's median throughput, when this run measured it."""
+    uvicorn = results.get("uvicorn")
+    ours = uvicorn.get("configs", {}).get("ours", {}) if isinstance(uvicorn, dict) else {}
+    rps = ours.get("median_rps")
+    return float(rps) if rps else None
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -78,6 +87,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    other_work = OtherWork()
     plan = QUICK if args.quick else FULL
     sections = args.only.split(",") if args.only else list(SECTIONS)
     unknown = set(sections) - set(SECTIONS)
@@ -121,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         "uvicorn": lambda: throughput.run(
             configs, loader, plan.uvicorn_rounds, plan.uvicorn_seconds, plan.uvicorn_warmup, log
         ),
-        "probes": lambda: probes.run(loader, plan.probe_seconds, log),
+        "probes": lambda: probes.run(
+            loader, plan.probe_seconds, plan.paced_probe_seconds, log, _ours_rps(results)
+        ),
         "metrics_scale": lambda: metrics_scale.run(list(plan.series), plan.scrapes, log),
         "failover": lambda: failover.run(plan.crash_failovers, plan.clean_failovers, log),
         "drain": lambda: drain.run(list(plan.drain_counts), plan.drain_hold, log),
@@ -146,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps(results, indent=1) + "\n")  # keep what we have if interrupted
 
     results["load_average_at_end"] = load_average()
+    results["other_work"] = other_work.result()
     results["elapsed_s"] = round(time.monotonic() - _started, 1)
     results["targets"] = evaluate(results)
     out.write_text(json.dumps(results, indent=1) + "\n")

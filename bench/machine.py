@@ -6,6 +6,7 @@ import os
 import platform
 import shutil
 import subprocess
+import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -81,6 +82,50 @@ def load_average() -> list[float] | None:
         return [round(value, 2) for value in os.getloadavg()]
     except OSError:
         return None
+
+
+class OtherWork:
+    """CPU time the rest of the machine used while this run was measuring.
+
+    The load average cannot say whether a run was disturbed: by the end it mostly
+    counts the run's own servers and load generators.  This subtracts the CPU
+    time of this process and every child it started (all reaped by the end)
+    from the machine's busy time (user, nice, system and interrupts, all cores), leaving what
+    other processes took.
+    """
+
+    def __init__(self) -> None:
+        self._start = self._snapshot()
+
+    @staticmethod
+    def _snapshot() -> tuple[float, float, float, float]:
+        import psutil
+
+        machine = psutil.cpu_times()
+        own = os.times()
+        ours = own.user + own.system + own.children_user + own.children_system
+        for child in psutil.Process().children(recursive=True):
+            try:
+                times = child.cpu_times()
+            except psutil.Error:
+                continue
+            ours += times.user + times.system
+        busy = machine.user + machine.nice + machine.system
+        busy += getattr(machine, "irq", 0.0) + getattr(machine, "softirq", 0.0)
+        return time.monotonic(), busy, ours, float(getattr(machine, "steal", 0.0))
+
+    def result(self) -> dict[str, float]:
+        """Other processes' CPU seconds, as an average number of cores, and steal time."""
+        at0, busy0, ours0, steal0 = self._start
+        at1, busy1, ours1, steal1 = self._snapshot()
+        other = max(0.0, (busy1 - busy0) - (ours1 - ours0))
+        elapsed = max(at1 - at0, 1e-9)
+        return {
+            "seconds": round(elapsed, 1),
+            "other_cpu_s": round(other, 1),
+            "other_cores": round(other / elapsed, 3),
+            "steal_s": round(steal1 - steal0, 1),
+        }
 
 
 def describe() -> dict[str, Any]:

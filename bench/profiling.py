@@ -3,16 +3,21 @@
 The profile runs in fresh worker processes (bare and ours, same request count)
 through the in-process driver.  cProfile inflates small functions, so absolute
 numbers are larger than the benchmark's; the report uses it for *where*, and
-the in-process figures for *how much*.
+the in-process figures for *how much*.  ``bench.isolated`` adds the middlewares'
+own cost with FastAPI taken out of the picture.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from bench.configs import BY_NAME
 from bench.inprocess import Worker
+from bench.procs import ROOT, bench_env
 from bench.stats import rounded
 
 Log = Callable[[str], None]
@@ -34,6 +39,23 @@ def _rows(
         }
         for row in chosen[:limit]
     ]
+
+
+def _isolated() -> dict[str, Any]:
+    """``bench.isolated`` in a fresh process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.isolated"],
+        cwd=str(ROOT),
+        env=bench_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"bench.isolated failed: {done.stderr[-1500:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def run(requests: int, log: Log) -> dict[str, Any]:
@@ -63,6 +85,11 @@ def run(requests: int, log: Log) -> dict[str, Any]:
                 reply["rows"], "cumtime_us_per_request", 10, ("fastapi_sentient/",)
             )
             out[name]["top_by_self_time"] = _rows(reply["rows"], "tottime_us_per_request", 12)
+    out["isolated"] = _isolated()
+    log(
+        f"  isolated middleware: ours +{out['isolated']['added_us']['ours']} µs, minimal "
+        f"+{out['isolated']['added_us']['minimal']} µs around a trivial app"
+    )
     log(
         f"  profiled: bare {out['bare']['profiled_us_per_request']} µs, "
         f"ours {out['ours']['profiled_us_per_request']} µs per request"

@@ -24,6 +24,9 @@ COMMANDS = [
     "python -m bench.report          # re-render this page from bench/results/full.json",
 ]
 
+#: Other processes' average CPU use above which a run is marked preliminary.
+BUSY_CORES = 0.1
+
 FINDINGS_PATH = Path(__file__).with_name("findings.md")
 
 
@@ -60,6 +63,15 @@ def _targets(results: dict[str, Any]) -> list[str]:
     return ["## Targets", "", *_table(("target", "bound", "measured", ""), rows)]
 
 
+def _other_work(other: dict[str, Any] | None) -> str:
+    if not other:
+        return "–"
+    return (
+        f"{other['other_cpu_s']:g} CPU-s in {other['seconds']:g} s "
+        f"({other['other_cores']:g} cores on average); steal {other['steal_s']:g} s"
+    )
+
+
 def _machine(results: dict[str, Any]) -> list[str]:
     m = results["machine"]
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
@@ -79,9 +91,10 @@ def _machine(results: dict[str, Any]) -> list[str]:
         ("packages", packages),
         ("tools", tools),
         (
-            "load average (1/5/15 min) at start → end",
+            "load average (1/5/15 min) before → after the run (after includes the run itself)",
             f"{m['load_average_at_start']} → {results.get('load_average_at_end')}",
         ),
+        ("other processes during the run", _other_work(results.get("other_work"))),
         ("wall time of the run", f"{results.get('elapsed_s', 0):.0f} s"),
     ]
     return ["## Machine", "", *_table(("", ""), rows)]
@@ -189,8 +202,25 @@ def _rss(section: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def _load_label(load: dict[str, Any]) -> str:
-    return f"{load['connections']} connections, {load['rps']:.0f} req/s"
+def _probe_rows(label: str, phase: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            label,
+            path,
+            s["samples"],
+            s["failures"],
+            _fmt(s["p50_ms"], 2),
+            _fmt(s["p90_ms"], 2),
+            _fmt(s["p99_ms"], 2),
+            _fmt(s["max_ms"], 2),
+        )
+        for path, s in phase.items()
+    ]
+
+
+def _busy(load: dict[str, Any]) -> str:
+    busy = load.get("server_cpu_busy")
+    return "" if busy is None else f", server process busy {busy * 100:.0f} % of one core"
 
 
 def _probes(section: dict[str, Any] | None) -> list[str]:
@@ -198,36 +228,66 @@ def _probes(section: dict[str, Any] | None) -> list[str]:
     if (reason := _unavailable(section)) is not None:
         return [*out, reason, ""]
     assert section is not None
-    rows = []
-    phases = {
-        "idle": "idle",
-        "under_load": _load_label(section["load"]),
-        "under_light_load": _load_label(section["light_load"]),
-    }
-    for phase, label in phases.items():
-        for path, s in section[phase].items():
-            rows.append(
-                (
-                    label,
-                    path,
-                    s["samples"],
-                    s["failures"],
-                    _fmt(s["p50_ms"], 2),
-                    _fmt(s["p90_ms"], 2),
-                    _fmt(s["p99_ms"], 2),
-                    _fmt(s["max_ms"], 2),
-                )
-            )
     load, light = section["load"], section["light_load"]
-    return [
-        *out,
-        f"{section['method']}. The benchmark route's own p99 meanwhile: "
-        f"{_fmt(load['latency_p99_ms'], 1)} ms and {_fmt(light['latency_p99_ms'], 1)} ms.",
+    paced = section.get("paced_load")
+    phases = [("idle", section["idle"])]
+    if paced is not None:
+        phases.append((f"open loop, {paced['rps']:,.0f} req/s", section["under_paced_load"]))
+    phases += [
+        (f"saturated, {load['connections']} connections", section["under_load"]),
+        (f"saturated, {light['connections']} connections", section["under_light_load"]),
+    ]
+    rows = [row for label, phase in phases for row in _probe_rows(label, phase)]
+    out += [
+        f"{section['method']}. Each probe opens a new TCP connection and sends "
+        "`Connection: close`, as kubelet does, and is timed from connect to the last byte of "
+        "the body (kubelet reads by `Content-Length`; it does not wait for the server to "
+        "close). The loads:",
+        "",
+        "- **idle**: nothing but the probes.",
+    ]
+    if paced is not None:
+        out.append(
+            f"- **open loop** (the load the target is judged on): `bench/paced.py` offers "
+            f"{paced['target_rps']:,.0f} requests per second on keep-alive connections — "
+            f"{paced['fraction'] * 100:.0f} % of the default install's maximum throughput, "
+            f"{paced['max_rps']:,.0f} req/s ({paced['max_rps_source']}) — on a fixed "
+            "schedule, whether or not earlier requests were answered, opening another "
+            f"connection when none is free ({paced['connections_opened']} were opened). "
+            f"It delivered {paced['rps']:,.0f} req/s{_busy(paced)}; the benchmark route's own "
+            f"latency, counted from each request's scheduled send time, p50 "
+            f"{_fmt(paced['latency_p50_ms'], 2)} ms, p99 {_fmt(paced['latency_p99_ms'], 2)} ms. "
+            "A busy service with headroom."
+        )
+    out += [
+        f"- **saturated** (closed loop): {load['generator']} with {load['connections']} "
+        "keep-alive connections, each sending its next request as soon as the last is "
+        "answered — the throughput benchmark's load. A closed loop saturates the worker at "
+        "any concurrency; the concurrency sets how many requests are queued on the event "
+        f"loop ahead of a probe. {load['rps']:,.0f} req/s{_busy(load)}; the route's p99 "
+        f"{_fmt(load['latency_p99_ms'], 1)} ms. The same with {light['connections']} "
+        f"connections: {light['rps']:,.0f} req/s{_busy(light)}, route p99 "
+        f"{_fmt(light['latency_p99_ms'], 1)} ms.",
         "",
         *_table(
-            ("phase", "probe", "samples", "failures", "p50 ms", "p90 ms", "p99 ms", "max ms"), rows
+            ("load", "probe", "samples", "failures", "p50 ms", "p90 ms", "p99 ms", "max ms"), rows
         ),
     ]
+    if paced is not None:
+        ready = section["under_paced_load"]["/ready"]
+        saturated = section["under_load"]["/ready"]
+        calm = section["under_light_load"]["/ready"]
+        out += [
+            f"The “/ready p99 < 5 ms under load” target is judged on the open-loop load: "
+            f"/ready p50 {_fmt(ready['p50_ms'], 2)} ms, p99 {_fmt(ready['p99_ms'], 2)} ms. "
+            f"At saturation p99 is higher — {_fmt(saturated['p99_ms'], 2)} ms with "
+            f"{load['connections']} connections, {_fmt(calm['p99_ms'], 2)} ms with "
+            f"{light['connections']} — because the probe waits behind the requests already "
+            "queued on the one event loop, not because answering it costs more (idle, /ready "
+            f"answers in {_fmt(section['idle']['/ready']['p50_ms'], 2)} ms at the median).",
+            "",
+        ]
+    return out
 
 
 def _scale(section: dict[str, Any] | None) -> list[str]:
@@ -342,9 +402,19 @@ def _profile(section: dict[str, Any] | None) -> list[str]:
         f"{section['method']}: bare {_fmt(section['bare']['profiled_us_per_request'])} µs, "
         f"default install {_fmt(section['ours']['profiled_us_per_request'])} µs.",
         "",
-        "Our code and prometheus_client, by self time:",
-        "",
     ]
+    isolated = section.get("isolated")
+    if isolated:
+        us, added = isolated["us_per_request"], isolated["added_us"]
+        out += [
+            "The middlewares alone, around a trivial ASGI app that writes the matched route "
+            "into the scope as FastAPI's router does (`bench/isolated.py`; "
+            f"{isolated['method']}): the app alone {_fmt(us['trivial'], 2)} µs; our tracking "
+            f"middleware adds {_fmt(added['ours'], 2)} µs, the minimal counter + histogram "
+            f"middleware {_fmt(added['minimal'], 2)} µs.",
+            "",
+        ]
+    out += ["Our code and prometheus_client, by self time:", ""]
     rows = [
         (
             f"`{r['function']}`",
@@ -362,9 +432,8 @@ def _profile(section: dict[str, Any] | None) -> list[str]:
 
 def render(results: dict[str, Any]) -> str:
     """The whole page."""
-    m = results["machine"]
-    loads = [m.get("load_average_at_start"), results.get("load_average_at_end")]
-    busy = max((load[0] for load in loads if load), default=0.0) >= 0.5
+    other: dict[str, Any] = results.get("other_work") or {}
+    busy = other.get("other_cores", 0.0) >= BUSY_CORES
     lines = [
         "# Performance",
         "",
@@ -379,10 +448,10 @@ def render(results: dict[str, Any]) -> str:
     ]
     if busy:
         lines += [
-            "> **Preliminary:** other work was running on the machine during this run "
-            f"(1-minute load average {loads[0][0] if loads[0] else '–'} at start, "
-            f"{loads[1][0] if loads[1] else '–'} at the end). Ratios within a round "
-            "remain comparable; absolute figures are pessimistic.",
+            "> **Preliminary:** other processes used "
+            f"{other['other_cores']:g} cores on average during this run "
+            f"({other['other_cpu_s']:g} CPU-s in {other['seconds']:g} s). Ratios within a "
+            "round remain comparable; absolute figures are pessimistic.",
             "",
         ]
     for part in (
