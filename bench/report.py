@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import probes
 from bench.procs import ROOT
 from bench.targets import evaluate
 
@@ -18,7 +19,7 @@ DOC = ROOT / "docs" / "performance.md"
 FULL = ROOT / "bench" / "results" / "full.json"
 
 COMMANDS = [
-    "make bench                      # everything, ~6–10 min on 2 cores; writes bench/results/full.json and this page",
+    "make bench                      # everything, ~6 min on 2 cores; writes bench/results/full.json and this page",
     "python -m bench --quick         # smoke run (< 1 min); writes bench/results/quick.json",
     "python -m bench --only inprocess,uvicorn --configs ours,pfi   # a subset, to bench/results/partial.json",
     "python -m bench.report          # re-render this page from bench/results/full.json",
@@ -239,10 +240,11 @@ def _probes(section: dict[str, Any] | None) -> list[str]:
     ]
     rows = [row for label, phase in phases for row in _probe_rows(label, phase)]
     out += [
-        f"{section['method']}. Each probe opens a new TCP connection and sends "
-        "`Connection: close`, as kubelet does, and is timed from connect to the last byte of "
-        "the body (kubelet reads by `Content-Length`; it does not wait for the server to "
-        "close). The loads:",
+        f"{section['method']}. Each probe sends `Connection: close`, as kubelet does, and is "
+        "timed from connect to the last byte of the body (kubelet reads by `Content-Length`; "
+        f"it does not wait for the server to close); /ready, /live, then a "
+        f"{probes.INTERVAL * 1e3:.0f} ms pause ({probes.PACED_INTERVAL * 1e3:.0f} ms under the "
+        "open-loop load, for enough samples to trust its p99). The loads:",
         "",
         "- **idle**: nothing but the probes.",
     ]
