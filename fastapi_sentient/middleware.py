@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_sentient.inflight import InFlight
 from fastapi_sentient.metrics.http import HttpMetrics
-from fastapi_sentient.route_label import UNMATCHED, MountTemplates, method_label, route_template
+from fastapi_sentient.route_label import UNMATCHED, RouteIndex, method_label, route_template
 
 logger = logging.getLogger("fastapi_sentient.middleware")
 
@@ -48,7 +48,7 @@ class RequestTrackingMiddleware:
         endpoints: Mapping[str, ASGIApp] | None = None,
         excluded: frozenset[str] = frozenset(),
         http_metrics: HttpMetrics | None = None,
-        mounts: Callable[[], MountTemplates] | None = None,
+        mounts: Callable[[], RouteIndex] | None = None,
         startup_error: Callable[[], str | None] | None = None,
     ) -> None:
         self.app = app
@@ -57,7 +57,7 @@ class RequestTrackingMiddleware:
         self.endpoints = dict(endpoints or {})
         self.excluded = excluded
         self.http_metrics = http_metrics
-        self.mounts = mounts or (lambda: MountTemplates(None))
+        self.mounts = mounts or (lambda: RouteIndex(None))
         self.startup_error = startup_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

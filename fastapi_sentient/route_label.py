@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import Mount, compile_path
+from starlette.routing import Mount, Route, WebSocketRoute, compile_path
 from starlette.types import ASGIApp, Scope
 
 UNMATCHED = "__unmatched__"
@@ -32,6 +32,19 @@ STANDARD_METHODS = frozenset(
 def method_label(method: str) -> str:
     """Standard methods as they are; anything else becomes ``other`` (bounded)."""
     return method if method in STANDARD_METHODS else "other"
+
+
+def _route_path(scope: Scope) -> str:
+    """The path relative to the app serving it (``path`` minus ``root_path``)."""
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if (
+        root_path
+        and path.startswith(root_path)
+        and path[len(root_path) : len(root_path) + 1] == "/"
+    ):
+        return path[len(root_path) :]
+    return path
 
 
 def _local_template(scope: Scope) -> str | None:
@@ -51,11 +64,19 @@ def _local_template(scope: Scope) -> str | None:
     return template if isinstance(template, str) else None
 
 
-class MountTemplates:
-    """Turns a matched mount prefix (``/tenants/42``) back into its template."""
+class RouteIndex:
+    """What the scope alone cannot tell: mount templates and plain routes.
+
+    A matched mount prefix (``/tenants/42``) is turned back into its template by
+    matching the known parametrised mounts.  FastAPI's router (unlike
+    Starlette's) records no ``scope["route"]`` for plain Starlette routes —
+    ``app.add_route(...)``, ``/docs``, ``/openapi.json`` — only the endpoint it
+    called, so those are found by endpoint.  Built once, when routes are final.
+    """
 
     def __init__(self, app: ASGIApp | None) -> None:
         self._mounts: list[tuple[Any, str]] = []
+        self._endpoints: dict[Any, list[tuple[Any, str]]] = {}
         if app is not None:
             self._collect(getattr(app, "routes", None) or [], "")
         # deepest first: a nested mount's regex must win over its parent's
@@ -69,6 +90,12 @@ class MountTemplates:
                     regex, _, _ = compile_path(template + "/{__rest:path}")
                     self._mounts.append((regex, template))
                 self._collect(list(getattr(route, "routes", None) or []), template)
+            elif isinstance(route, Route | WebSocketRoute):
+                try:
+                    candidates = self._endpoints.setdefault(route.endpoint, [])
+                except TypeError:  # an unhashable endpoint object: not indexable
+                    continue
+                candidates.append((route.path_regex, route.path_format))
 
     def template(self, prefix: str) -> str:
         """The template of a mount prefix; static prefixes are already templates."""
@@ -80,10 +107,27 @@ class MountTemplates:
                 return str(template)
         return prefix
 
+    def endpoint_template(self, scope: Scope) -> str | None:
+        """The template of the plain route whose endpoint served ``scope``, if any."""
+        try:
+            candidates = self._endpoints.get(scope.get("endpoint"))
+        except TypeError:
+            return None
+        if not candidates:
+            return None
+        if len(candidates) > 1:
+            path = _route_path(scope)
+            for regex, template in candidates:
+                if regex.match(path):
+                    return str(template)
+        return str(candidates[0][1])
 
-def route_template(scope: Scope, entry_root_path: str, mounts: MountTemplates) -> str | None:
+
+def route_template(scope: Scope, entry_root_path: str, mounts: RouteIndex) -> str | None:
     """The full template of the route that served ``scope``, or None when nothing matched."""
     local = _local_template(scope)
+    if local is None and "endpoint" in scope:
+        local = mounts.endpoint_template(scope)
     if local is None:
         return None
     root_path = scope.get("root_path", "")

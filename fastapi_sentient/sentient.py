@@ -34,7 +34,7 @@ from fastapi_sentient.lifecycle import Lifecycle, LifecycleState
 from fastapi_sentient.metrics.http import HttpMetrics
 from fastapi_sentient.metrics.registry import Metrics
 from fastapi_sentient.redact import Redactor
-from fastapi_sentient.route_label import MountTemplates
+from fastapi_sentient.route_label import RouteIndex
 from fastapi_sentient.settings import SentientSettings
 from fastapi_sentient.signals import SignalDrain, find_server
 
@@ -122,7 +122,7 @@ class Sentient:
             self.lifecycle, delay=settings.shutdown_delay, drain_timeout=settings.drain_timeout
         )
         self.loop_lag = LoopLagMonitor(settings.loop_lag_warning, settings.loop_lag_critical)
-        self._mounts: MountTemplates | None = None
+        self._mounts: RouteIndex | None = None
         self.components: list[Component] = []
         if settings.system_checks:
             self._register_system_checks()
@@ -203,10 +203,10 @@ class Sentient:
         )
         self.health.add("event_loop", self.loop_lag, type="system", critical=False, fail_after=3)
 
-    def mounts(self) -> MountTemplates:
+    def mounts(self) -> RouteIndex:
         """Templates of the app's parametrised mounts, built once routes are final."""
         if self._mounts is None:
-            self._mounts = MountTemplates(self.app)
+            self._mounts = RouteIndex(self.app)
         return self._mounts
 
     # --- lifespan ---------------------------------------------------------------------------

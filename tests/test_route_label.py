@@ -143,3 +143,23 @@ async def test_mount_in_mount_uses_both_prefixes() -> None:
         assert (await client.get("/outer/org/42/leaf/1")).status_code == 200
         text = (await client.get("/metrics")).text
     assert "/outer/org/{org_id}/leaf/{x}" in routes_in(text)
+
+
+async def test_plain_routes_docs_and_shared_endpoints_get_templates() -> None:
+    """Plain Starlette routes on a FastAPI app (add_route, /docs, /openapi.json) keep their templates."""
+    app, _ = plugged_app()
+
+    async def plain(request: object) -> PlainTextResponse:
+        return PlainTextResponse("plain")
+
+    app.add_route("/plain/{x}", plain)
+    app.add_route("/also/{y}/plain", plain)
+    async with running(app) as client:
+        assert (await client.get("/plain/1")).status_code == 200
+        assert (await client.get("/also/2/plain")).status_code == 200
+        assert (await client.get("/docs")).status_code == 200
+        assert (await client.get("/openapi.json")).status_code == 200
+        text = (await client.get("/metrics")).text
+    labels = routes_in(text)
+    assert {"/plain/{x}", "/also/{y}/plain", "/docs", "/openapi.json"} <= labels
+    assert "__unmatched__" not in labels

@@ -39,7 +39,7 @@ from opentelemetry.trace import Status, StatusCode
 from opentelemetry.util.http import ExcludeList
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fastapi_sentient.route_label import STANDARD_METHODS, MountTemplates, route_template
+from fastapi_sentient.route_label import STANDARD_METHODS, RouteIndex, route_template
 from fastapi_sentient.tracing.middleware import SPAN_CONTEXT_KEY, redact_query
 
 _SCOPE_NAME = "opentelemetry.instrumentation.fastapi"
@@ -82,7 +82,7 @@ class ContribServerSpanMiddleware:
         app: ASGIApp,
         provider: trace.TracerProvider,
         *,
-        mounts: Callable[[], MountTemplates],
+        mounts: Callable[[], RouteIndex],
         excluded: ExcludeList,
     ) -> None:
         self.app = app

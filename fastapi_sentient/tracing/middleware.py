@@ -27,7 +27,7 @@ from opentelemetry.propagate import get_global_textmap
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fastapi_sentient.route_label import STANDARD_METHODS, MountTemplates, route_template
+from fastapi_sentient.route_label import STANDARD_METHODS, RouteIndex, route_template
 
 #: Where the tracking middleware finds the sampled server span's context (exemplars).
 SPAN_CONTEXT_KEY = "sentient.span_context"
@@ -55,7 +55,7 @@ class ServerSpanMiddleware:
         app: ASGIApp,
         tracer: trace.Tracer,
         *,
-        mounts: Callable[[], MountTemplates],
+        mounts: Callable[[], RouteIndex],
         excluded: Callable[[str], bool] | None = None,
     ) -> None:
         self.app = app
