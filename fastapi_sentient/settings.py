@@ -129,7 +129,8 @@ class SentientSettings(BaseSettings):
     )
     health_details: Literal["never", "authorized", "always"] = Field(
         default="never",
-        description="Who sees per-check details: never, authorized (needs the token), always.",
+        description="Who sees per-check details: never (nobody), authorized (callers with the "
+        "token), always (everyone). Left unset with a token configured, it means authorized.",
     )
     health_interval: float = Field(
         default=10.0, gt=0, description="Default interval between runs of a check, seconds."
@@ -429,6 +430,12 @@ class SentientSettings(BaseSettings):
             msg = "SENTIENT_NODE_TTL must be at least 2 × SENTIENT_HEARTBEAT_INTERVAL"
             raise ValueError(msg)
         return self
+
+    def details_mode(self) -> Literal["never", "authorized", "always"]:
+        """The effective detail gating: a configured token alone unlocks details for its bearer."""
+        if "health_details" not in self.model_fields_set and self.health_token is not None:
+            return "authorized"
+        return self.health_details
 
     def endpoint_paths(self) -> frozenset[str]:
         """The paths we serve ourselves; they are never recorded or traced."""

@@ -272,3 +272,18 @@ async def test_readiness_gauge_follows_ready() -> None:
         assert sample((await client.get("/metrics")).text, "readiness_status") == 1
         sentient.lifecycle.begin_drain()
         assert sample((await client.get("/metrics")).text, "readiness_status") == 0
+
+
+async def test_detail_modes_with_a_token() -> None:
+    """A token alone unlocks details for its bearer; an explicit never locks them for everyone."""
+    header = {"authorization": "Bearer tok-123456"}
+    token_only, _ = plugged_app(health_token="tok-123456")
+    explicit_never, _ = plugged_app(health_token="tok-123456", health_details="never")
+    always, _ = plugged_app(health_details="always")
+    async with running(token_only) as client:
+        assert "details" in (await client.get("/health", headers=header)).json()
+        assert "details" not in (await client.get("/health")).json()
+    async with running(explicit_never) as client:
+        assert "details" not in (await client.get("/health", headers=header)).json()
+    async with running(always) as client:
+        assert "details" in (await client.get("/health")).json()

@@ -76,7 +76,7 @@ class HealthEndpoint:
     def __init__(self, sentient: Sentient) -> None:
         self.sentient = sentient
         settings = sentient.settings
-        self.mode = settings.health_details
+        self.mode = settings.details_mode()
         token = settings.health_token.get_secret_value() if settings.health_token else None
         self.expected = f"Bearer {token}".encode() if token else None
 
@@ -84,7 +84,7 @@ class HealthEndpoint:
         """Whether this caller may see per-check details."""
         if self.mode == "always":
             return True
-        if self.expected is None:
+        if self.mode == "never" or self.expected is None:
             return False
         for key, value in scope["headers"]:
             if key == b"authorization":
