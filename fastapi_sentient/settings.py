@@ -100,7 +100,8 @@ class SentientSettings(BaseSettings):
     region: str | None = Field(default=None, description="Region in health metadata.")
     node_id: str | None = Field(
         default=None,
-        description="This process's identity in the cluster; default host:port:pid.",
+        description="This process's identity in the cluster; default host:port:pid, the port read "
+        "from the serving uvicorn (set SENTIENT_PORT where it cannot be detected, e.g. gunicorn).",
     )
     advertise_host: str | None = Field(
         default=None,
