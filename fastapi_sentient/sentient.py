@@ -241,7 +241,7 @@ class Sentient:
             await self.health.start(lambda coro, name: lifecycle.spawn(coro, name))
             if self.settings.handle_signals and self.signal_drain.install():
                 stack.callback(self.signal_drain.uninstall)
-                self._check_shutdown_budget()
+            self._check_shutdown_budget()
             if lifecycle.state == LifecycleState.STARTING:
                 lifecycle.state = LifecycleState.RUNNING
             lifecycle.on_drain(self._publish_readiness)
