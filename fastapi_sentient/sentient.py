@@ -91,6 +91,7 @@ class Sentient:
         )
         if not self.metrics.multiprocess:
             self._ready_gauge.set_function(lambda: 0.0 if self.readiness() else 1.0)
+        self.lifecycle.on_drain(self._publish_readiness)
 
         def publish(state: CheckState) -> None:
             status_gauge.labels(state.name, state.type).set(state.status.gauge_value)
@@ -244,7 +245,6 @@ class Sentient:
             self._check_shutdown_budget()
             if lifecycle.state == LifecycleState.STARTING:
                 lifecycle.state = LifecycleState.RUNNING
-            lifecycle.on_drain(self._publish_readiness)
             self._publish_readiness()
             logger.info("%s ready (node %s)", self.settings.service_name, self.node_id)
             state = dict(user_state or {})
