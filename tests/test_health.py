@@ -294,3 +294,51 @@ async def test_detail_modes_with_a_token() -> None:
         assert "details" not in (await client.get("/health", headers=header)).json()
     async with running(always) as client:
         assert "details" in (await client.get("/health")).json()
+
+
+async def test_ready_503_names_failing_critical_checks_only() -> None:
+    """A 503 from /ready lists the failing critical checks by name: no errors, no details, small."""
+    app, sentient = plugged_app()
+
+    async def leaky() -> None:
+        raise ConnectionError("cannot reach postgresql://app:hunter2@db/x")
+
+    sentient.health.add("db", leaky, critical=True)
+    sentient.health.add("search", Switch(), critical=True)
+    sentient.health.add("optional", leaky, critical=False)
+    async with running(app) as client:
+        ready = await client.get("/ready")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body == {"status": "not ready", "reason": "critical check failing", "failing": ["db"]}
+    assert "hunter2" not in ready.text and "postgresql" not in ready.text
+    assert len(ready.content) < 256
+
+
+async def test_first_failure_obeys_fail_after() -> None:
+    """A check failing from boot is not unhealthy before fail_after runs: /health stays 200 meanwhile."""
+    app, sentient = plugged_app()
+    switch = Switch()
+    switch.healthy = False
+    state = sentient.health.add("busy_cpu", switch, critical=False, fail_after=3, interval=3600)
+    gate = Switch()
+    gate.healthy = False
+    gated = sentient.health.add("gate", gate, critical=True, fail_after=3, interval=3600)
+    async with running(app) as client:
+        # startup ran every check once
+        assert state.runs == 1 and gated.runs == 1
+        assert state.status == HealthStatus.DEGRADED
+        assert gated.status == HealthStatus.UNKNOWN  # never healthy: a critical check is not ready
+        ready = await client.get("/ready")
+        assert ready.status_code == 503 and ready.json()["failing"] == ["gate"]
+        gate.healthy = True
+        await sentient.health.refresh("gate")
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/ready")).status_code == 200
+        await sentient.health.refresh("busy_cpu")
+        assert state.status == HealthStatus.DEGRADED
+        assert (await client.get("/health")).status_code == 200
+        await sentient.health.refresh("busy_cpu")
+        assert state.status == HealthStatus.UNHEALTHY
+        assert (await client.get("/health")).status_code == 503
+        assert (await client.get("/ready")).status_code == 200

@@ -57,17 +57,27 @@ class LiveEndpoint:
 
 
 class ReadyEndpoint:
-    """200 only when started, not draining and every critical check passes."""
+    """200 only when started, not draining and every critical check passes.
+
+    A 503 says why in a few bytes — the lifecycle reason and the names of the
+    failing critical checks, never their errors or details — so a look at the
+    probe's answer tells an operator where to look without exposing anything.
+    """
 
     def __init__(self, sentient: Sentient) -> None:
         self.readiness = sentient.readiness
+        self.health = sentient.health
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         reason = self.readiness()
         if reason is None:
             await _respond(send, 200, _READY_OK)
-        else:
-            await _respond(send, 503, _prebuilt({"status": "not ready", "reason": reason}))
+            return
+        body: dict[str, Any] = {"status": "not ready", "reason": reason}
+        failing = self.health.failing_critical()
+        if failing:
+            body["failing"] = failing
+        await _respond(send, 503, _prebuilt(body))
 
 
 class HealthEndpoint:

@@ -184,6 +184,16 @@ class HealthRegistry:
                 return False
         return True
 
+    def failing_critical(self, limit: int = 10) -> list[str]:
+        """Names of the critical checks keeping ``/ready`` at 503 (at most ``limit``)."""
+        failing: list[str] = []
+        for state in self._checks.values():
+            if state.critical and state.status not in (HealthStatus.HEALTHY, HealthStatus.DEGRADED):
+                failing.append(state.name)
+                if len(failing) == limit:
+                    break
+        return failing
+
     def counts(self) -> dict[str, int]:
         """How many checks report each status."""
         counts = {s.value: 0 for s in HealthStatus}
@@ -263,11 +273,12 @@ class HealthRegistry:
         if failed:
             state.consecutive_failures += 1
             state.consecutive_successes = 0
-            if (
-                old in (HealthStatus.UNKNOWN, HealthStatus.UNHEALTHY)
-                or state.consecutive_failures >= state.fail_after
-            ):
+            if old == HealthStatus.UNHEALTHY or state.consecutive_failures >= state.fail_after:
                 new = HealthStatus.UNHEALTHY
+            elif old == HealthStatus.UNKNOWN:
+                # Not confirmed yet, and never seen healthy: a critical check stays unknown
+                # (not ready), a non-critical one reports its concern as degraded.
+                new = HealthStatus.UNKNOWN if state.critical else HealthStatus.DEGRADED
             else:
                 new = old  # hysteresis: hold the last good status, error visible in details
         else:
