@@ -15,11 +15,16 @@ answers are passed through the plugin's redactor before they become messages::
     ├── RetryBudgetExhaustedError   retries are above their share of traffic; failing fast
     ├── ConcurrencyLimitError       too many LLM calls in flight (in this process, or to a provider)
     └── AllTargetsFailedError       every provider of a fallback route failed
+
+``CircuitOpenError``, ``ThrottledError`` and ``ConcurrencyLimitError`` are also the
+resilience layer's errors of the same meaning (:mod:`fastapi_sentient.resilience.errors`),
+so one ``except CircuitOpenError`` (and one 503 handler) serves every dependency.
 """
 
 from __future__ import annotations
 
 from fastapi_sentient.exceptions import LLMError
+from fastapi_sentient.resilience import errors as resilience
 
 
 class NoProviderError(LLMError, LookupError):
@@ -30,12 +35,13 @@ class _TargetError(LLMError):
     """An error tied to one provider/model target."""
 
     def __init__(self, message: str, *, provider: str, model: str | None = None) -> None:
-        super().__init__(message)
+        # not super(): the resilience bases of some subclasses take other arguments
+        Exception.__init__(self, message)
         self.provider = provider
         self.model = model
 
 
-class CircuitOpenError(_TargetError):
+class CircuitOpenError(_TargetError, resilience.CircuitOpenError):
     """The circuit breaker rejected the call without contacting the provider.
 
     ``retry_after`` is how long until the breaker lets a probe through.
@@ -51,7 +57,7 @@ class CircuitOpenError(_TargetError):
         self.retry_after = retry_after
 
 
-class ThrottledError(_TargetError):
+class ThrottledError(_TargetError, resilience.ThrottledError):
     """The provider is rate limiting us; ``retry_after`` says for how long, when it said."""
 
     def __init__(
@@ -96,7 +102,7 @@ class RetryBudgetExhaustedError(_TargetError):
     """A retry was due but retries already exceed their budgeted share of calls."""
 
 
-class ConcurrencyLimitError(LLMError):
+class ConcurrencyLimitError(LLMError, resilience.BulkheadFullError):
     """No call slot became free in time.
 
     ``provider`` is None for the process-wide ``SENTIENT_LLM_MAX_CONCURRENCY``

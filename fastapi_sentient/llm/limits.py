@@ -26,7 +26,7 @@ from fastapi_sentient.llm.errors import CircuitOpenError, ConcurrencyLimitError
 from fastapi_sentient.llm.metrics import LLMMetrics
 from fastapi_sentient.llm.outcome import classify
 from fastapi_sentient.llm.provider import Target
-from fastapi_sentient.pools.http_transport import Gate
+from fastapi_sentient.resilience.bulkhead import Gate
 
 Release = Callable[[], None]
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
+from typing import TypeVar
 
 import httpx2
 
@@ -36,7 +37,10 @@ from fastapi_sentient.llm.provider import Operation, Target
 from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
 from fastapi_sentient.llm.streaming import OpenStream, StreamOpener
 from fastapi_sentient.llm.types import LLMResult, StreamEvent
+from fastapi_sentient.resilience.retry import retrying
 from fastapi_sentient.tracing.spans import llm_span, start_llm_span
+
+T = TypeVar("T")
 
 
 class Pipeline:
@@ -114,42 +118,30 @@ class Pipeline:
     async def _with_retries(
         self, target: Target, operation: Operation, deadline_at: float
     ) -> LLMResult:
-        budget = self._budget(target.provider.name)
-        budget.deposit()
-        attempt = 0
         started = time.perf_counter()
-        while True:
-            attempt += 1
-            try:
-                result = await self._attempt(target, operation, deadline_at)
-            except LLMError as exc:
-                await self._before_retry(target, exc, attempt, deadline_at, budget)
-                continue
-            result.attempts = attempt
-            result.duration = time.perf_counter() - started
-            return result
+        result, attempts = await self._retrying(
+            target, lambda: self._attempt(target, operation, deadline_at), deadline_at
+        )
+        result.attempts = attempts
+        result.duration = time.perf_counter() - started
+        return result
 
-    async def _before_retry(
-        self,
-        target: Target,
-        exc: LLMError,
-        attempt: int,
-        deadline_at: float,
-        budget: RetryBudget,
-    ) -> None:
-        """Sleep before the next attempt, or re-raise ``exc`` when no retry is due."""
-        verdict = classify(exc)
-        if not verdict.retryable or attempt >= self.policy.attempts:
-            raise exc
-        delay = self.policy.delay(attempt, verdict.retry_after)
-        if delay is None or delay >= deadline_at - time.monotonic():
-            raise exc
-        if not budget.try_withdraw():
-            self.metrics.budget_exhausted.labels(target.provider.name).inc()
-            raise exc
+    async def _retrying(
+        self, target: Target, attempt: Callable[[], Awaitable[T]], deadline_at: float
+    ) -> tuple[T, int]:
+        """The resilience layer's retry loop, with this target's budget and metrics."""
+        provider = target.provider.name
         label = target.provider.model_label(target.model)
-        self.metrics.retry(target.provider.name, label, verdict.error_type)
-        await asyncio.sleep(delay)
+        return await retrying(
+            attempt,
+            policy=self.policy,
+            classify=classify,
+            deadline_at=deadline_at,
+            budget=self._budget(provider),
+            retry_on=LLMError,
+            on_retry=lambda verdict: self.metrics.retry(provider, label, verdict.error_type),
+            on_budget_exhausted=self.metrics.budget_exhausted.labels(provider).inc,
+        )
 
     def _admit(self, target: Target) -> tuple[CircuitBreaker, Permit]:
         breaker = self.breaker(target)
@@ -241,35 +233,34 @@ class Pipeline:
     async def _open_with_retries(
         self, target: Target, opener: StreamOpener, deadline_at: float
     ) -> OpenStream:
-        budget = self._budget(target.provider.name)
-        budget.deposit()
-        attempt = 0
-        while True:
-            attempt += 1
-            breaker, permit = self._admit(target)
-            limit = max(min(target.provider.attempt_timeout, deadline_at - time.monotonic()), 0.001)
-            started = time.perf_counter()
-            scope = asyncio.timeout(limit)
-            provider = target.provider
-            span = start_llm_span(
-                provider.kind, target.model, server_address=provider.server_address, stream=True
-            )
-            try:
-                with span.current():
-                    async with scope:
-                        opened = await opener(target)
-            except BaseException as exc:
-                span.end(exc)
-                failure = self._failed(target, breaker, permit, exc, started, scope, limit)
-                if not isinstance(failure, LLMError):
-                    raise failure from (None if failure is exc else exc)
-                if failure is not exc:
-                    failure.__cause__ = exc
-                await self._before_retry(target, failure, attempt, deadline_at, budget)
-                continue
-            opened.breaker, opened.permit, opened.started = breaker, permit, started
-            opened.span = span
-            return opened
+        opened, _ = await self._retrying(
+            target, lambda: self._open(target, opener, deadline_at), deadline_at
+        )
+        return opened
+
+    async def _open(self, target: Target, opener: StreamOpener, deadline_at: float) -> OpenStream:
+        """One attempt at opening ``target``'s stream."""
+        breaker, permit = self._admit(target)
+        limit = max(min(target.provider.attempt_timeout, deadline_at - time.monotonic()), 0.001)
+        started = time.perf_counter()
+        scope = asyncio.timeout(limit)
+        provider = target.provider
+        span = start_llm_span(
+            provider.kind, target.model, server_address=provider.server_address, stream=True
+        )
+        try:
+            with span.current():
+                async with scope:
+                    opened = await opener(target)
+        except BaseException as exc:
+            span.end(exc)
+            failure = self._failed(target, breaker, permit, exc, started, scope, limit)
+            if failure is exc:
+                raise
+            raise failure from exc
+        opened.breaker, opened.permit, opened.started = breaker, permit, started
+        opened.span = span
+        return opened
 
     async def _drain(self, opened: OpenStream) -> AsyncGenerator[StreamEvent]:
         target = opened.target

@@ -21,7 +21,7 @@ from fastapi_sentient.llm.providers.anthropic import AnthropicAdapter
 from fastapi_sentient.llm.providers.base import ProviderAdapter
 from fastapi_sentient.llm.providers.openai import OpenAIAdapter
 from fastapi_sentient.llm.types import Completion, LLMRequest
-from fastapi_sentient.pools.http_transport import Gate
+from fastapi_sentient.resilience.bulkhead import Gate
 
 ADAPTERS: dict[str, Callable[[], ProviderAdapter]] = {
     "openai": OpenAIAdapter,

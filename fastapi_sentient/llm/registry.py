@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient.exceptions import ConfigurationError
-from fastapi_sentient.llm.breaker import BreakerState, CircuitBreaker
+from fastapi_sentient.llm.breaker import BreakerState
 from fastapi_sentient.llm.config import breaker_config, retry_budget, retry_policy
 from fastapi_sentient.llm.errors import NoProviderError
 from fastapi_sentient.llm.health import ProvidersCheck
@@ -29,6 +29,7 @@ from fastapi_sentient.llm.stream import LLMStream
 from fastapi_sentient.llm.streaming import adapter_opener
 from fastapi_sentient.llm.types import LLMRequest, LLMResult, Message
 from fastapi_sentient.pools.http import pool_from_settings, probe_ttl
+from fastapi_sentient.resilience.breaker import CircuitBreaker
 from fastapi_sentient.settings import LLMProviderSettings
 from fastapi_sentient.tracing.spans import add_event
 

@@ -13,66 +13,16 @@ event; connections closed are the created ones no longer alive in the pool.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx2
 
 from fastapi_sentient.pools.base import PoolMetrics
+from fastapi_sentient.resilience.bulkhead import Gate
 
 Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
-
-
-class Gate:
-    """A resizable FIFO semaphore that counts waiters and hands slots back on cancel."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.in_use = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    @property
-    def waiting(self) -> int:
-        """Callers queued for a slot."""
-        return sum(1 for w in self._waiters if not w.done())
-
-    async def acquire(self, timeout: float | None) -> None:
-        """Take a slot, waiting at most ``timeout`` seconds (raises ``TimeoutError``)."""
-        if self.in_use < self.capacity and not self._waiters:
-            self.in_use += 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            async with asyncio.timeout(timeout):
-                await waiter
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # granted just as we gave up: pass it on
-            else:
-                waiter.cancel()
-                self._waiters.remove(waiter)
-            raise
-
-    def release(self) -> None:
-        """Return a slot and wake the next waiter."""
-        self.in_use -= 1
-        self._wake()
-
-    def resize(self, capacity: int) -> None:
-        """Change the capacity; a larger one admits waiters at once."""
-        self.capacity = capacity
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters and self.in_use < self.capacity:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self.in_use += 1
-                waiter.set_result(None)
 
 
 class _ReleasingStream(httpx2.AsyncByteStream):
