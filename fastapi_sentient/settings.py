@@ -11,13 +11,32 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastapi_sentient._version import __version__
 from fastapi_sentient.exceptions import ConfigurationError
 
 ENV_PREFIX = "SENTIENT_"
+
+
+#: A price: ``[input, output]``, ``[input, output, cache_read, cache_write]`` or those as keys,
+#: USD per million tokens.
+PriceSetting = list[float] | dict[Literal["input", "output", "cache_read", "cache_write"], float]
+
+
+def _check_prices(prices: dict[str, PriceSetting]) -> dict[str, PriceSetting]:
+    for model, price in prices.items():
+        values = list(price.values()) if isinstance(price, dict) else price
+        shape = not isinstance(price, dict) and not 2 <= len(price) <= 4
+        keys = isinstance(price, dict) and not {"input", "output"} <= set(price)
+        if shape or keys or any(v < 0 for v in values):
+            msg = (
+                f"price of {model!r} must be [input, output] or [input, output, cache_read, "
+                "cache_write] (or an object with those keys), USD per million tokens, not negative"
+            )
+            raise ValueError(msg)
+    return prices
 
 
 def _default_shutdown_delay() -> float:
@@ -57,9 +76,21 @@ class LLMProviderSettings(BaseModel):
     pool_timeout: float = Field(
         default=5.0, gt=0, description="Longest wait for a free connection, seconds."
     )
-    prices: dict[str, tuple[float, float]] = Field(
+    prices: dict[str, PriceSetting] = Field(
         default_factory=dict,
-        description="USD per million (input, output) tokens by model; overrides the built-in table.",
+        description="USD per million tokens by model, [input, output] or [input, output, "
+        "cache_read, cache_write]; overrides genai-prices for this provider.",
+    )
+    provider_name: str | None = Field(
+        default=None,
+        description="gen_ai.provider.name in spans and gen_ai_* metrics, and the genai-prices "
+        "provider its prices come from (e.g. vllm, ollama, openrouter); default: kind.",
+    )
+    max_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="Output token limit sent when a call gives none (Anthropic requires one); "
+        "default: SENTIENT_LLM_ANTHROPIC_MAX_TOKENS for Anthropic, none for OpenAI.",
     )
     critical: bool = Field(
         default=False,
@@ -79,6 +110,8 @@ class LLMProviderSettings(BaseModel):
         default="models",
         description="Path of the free health probe under base_url (GET; never a billed call).",
     )
+
+    _prices = field_validator("prices")(_check_prices)
 
 
 class SentientSettings(BaseSettings):
@@ -409,11 +442,31 @@ class SentientSettings(BaseSettings):
     llm_breaker_sync_interval: float = Field(
         default=1.0, gt=0, description="How often shared breaker decisions are read, seconds."
     )
-    llm_prices: dict[str, tuple[float, float]] = Field(
+    llm_prices: dict[str, PriceSetting] = Field(
         default_factory=dict,
-        description="USD per million (input, output) tokens by model, for every provider; "
-        "provider prices win.",
+        description="USD per million tokens by model, [input, output] or [input, output, "
+        "cache_read, cache_write], for every provider; provider prices win; genai-prices "
+        "prices the rest.",
     )
+    llm_prices_update_interval: float = Field(
+        default=0.0,
+        ge=0,
+        description="Refresh genai-prices' price data from SENTIENT_LLM_PRICES_UPDATE_URL every "
+        "this many seconds (0: off; the data shipped with the installed genai-prices is used).",
+    )
+    llm_prices_update_url: str | None = Field(
+        default=None,
+        description="Where price updates are fetched from; default: genai-prices' own data on "
+        "GitHub.",
+    )
+    llm_anthropic_max_tokens: int = Field(
+        default=4096,
+        ge=1,
+        description="max_tokens sent to Anthropic when a call gives none (Anthropic requires "
+        "it); a provider's max_tokens wins.",
+    )
+
+    _llm_prices = field_validator("llm_prices")(_check_prices)
 
     @model_validator(mode="after")
     def _check_timings(self) -> SentientSettings:

@@ -21,7 +21,7 @@ from fastapi_sentient.llm.errors import (
     ThrottledError,
 )
 from fastapi_sentient.llm.outcome import Outcome, classify
-from fastapi_sentient.llm.pricing import DEFAULT_PRICES, PriceTable
+from fastapi_sentient.llm.pricing import ModelPrice, PriceTable
 from fastapi_sentient.llm.provider import Provider
 from fastapi_sentient.llm.providers.base import ProviderAdapter
 from fastapi_sentient.llm.registry import LLMRegistry
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from fastapi_sentient.sentient import Sentient
 
 __all__ = [
-    "DEFAULT_PRICES",
     "AllTargetsFailedError",
     "BreakerConfig",
     "BreakerState",
@@ -46,6 +45,7 @@ __all__ = [
     "LLMResult",
     "LLMStream",
     "Message",
+    "ModelPrice",
     "NoProviderError",
     "Outcome",
     "PoolExhaustedError",

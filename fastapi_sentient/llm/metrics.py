@@ -59,18 +59,27 @@ class LLMMetrics:
         )
         self.tokens = metrics.counter(
             "llm_tokens_consumed_total",
-            "Tokens consumed by LLM calls, by type (input, output).",
+            "Tokens consumed by LLM calls, by type: input (cache included), output (reasoning "
+            "included), and their parts cache_read, cache_write, reasoning.",
             ("provider", "model", "type"),
         )
         self.cost = metrics.counter(
             "llm_cost_usd_total",
-            "Cost of LLM calls in USD, from the configured price table.",
+            "Cost of LLM calls in USD, from configured prices or genai-prices (unpriced models "
+            "add nothing).",
             ("provider", "model"),
         )
         self.ttft = metrics.histogram(
             "llm_time_to_first_token_seconds",
             "Time from sending a streamed LLM request to its first text chunk, seconds.",
             ("provider", "model"),
+            buckets=TTFT_BUCKETS,
+        )
+        self.genai_ttfc = metrics.histogram(
+            "gen_ai_client_operation_time_to_first_chunk_seconds",
+            "OpenTelemetry gen_ai.client.operation.time_to_first_chunk: time to the first chunk "
+            "of a streamed response.",
+            _GENAI,
             buckets=TTFT_BUCKETS,
         )
         self.retries = metrics.counter(
@@ -127,9 +136,12 @@ class LLMMetrics:
         duration: float | None,
         error_type: str = "",
         usage: Usage | None = None,
-        cost: float = 0.0,
+        cost: float | None = None,
     ) -> None:
-        """Record one attempt; ``model`` is already bounded, ``duration`` None: never sent."""
+        """Record one attempt; ``model`` is already bounded, ``duration`` None: never sent.
+
+        ``cost`` None (no known price) adds nothing to ``llm_cost_usd_total``.
+        """
         label = model
         self.requests.labels(provider, label, status).inc()
         if duration is None:
@@ -139,15 +151,21 @@ class LLMMetrics:
         self.genai_duration.labels(*genai, error_type).observe(duration)
         if usage is None:
             return
-        self.tokens.labels(provider, label, "input").inc(usage.input_tokens)
-        self.tokens.labels(provider, label, "output").inc(usage.output_tokens)
+        for kind, count in usage.by_type().items():
+            self.tokens.labels(provider, label, kind).inc(count)
+        # gen_ai.token.type has input and output only; cache and reasoning are parts of them
         self.genai_tokens.labels(*genai, "input").observe(usage.input_tokens)
         self.genai_tokens.labels(*genai, "output").observe(usage.output_tokens)
-        self.cost.labels(provider, label).inc(max(cost, 0.0))
+        if cost is not None:
+            self.cost.labels(provider, label).inc(max(cost, 0.0))
 
-    def first_token(self, provider: str, model: str, seconds: float) -> None:
-        """Record a stream's time to first token."""
-        self.ttft.labels(provider, model).observe(seconds)
+    def first_token(self, target: Target, seconds: float) -> None:
+        """Record a stream's time to first token (ours and the GenAI conventions' name)."""
+        provider = target.provider
+        label = provider.model_label(target.model)
+        self.ttft.labels(provider.name, label).observe(seconds)
+        genai = ("chat", provider.genai_name, label, provider.server_address)
+        self.genai_ttfc.labels(*genai).observe(seconds)
 
     def retry(self, provider: str, model: str, reason: str) -> None:
         """Record a retry."""
@@ -159,13 +177,13 @@ class LLMMetrics:
         verdict: Classification,
         duration: float | None,
         usage: Usage | None = None,
-        cost: float = 0.0,
+        cost: float | None = None,
     ) -> None:
         """Record one attempt against ``target`` (model label bounded here)."""
         provider = target.provider
         self.attempt(
             provider=provider.name,
-            kind=provider.adapter.kind,
+            kind=provider.genai_name,
             server=provider.server_address,
             model=provider.model_label(target.model),
             status=verdict.status,

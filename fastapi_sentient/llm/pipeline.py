@@ -159,14 +159,13 @@ class Pipeline:
         scope = asyncio.timeout(limit)
         try:
             with llm_span(
-                provider.kind, target.model, server_address=provider.server_address
+                provider.genai_name, target.model, server_address=provider.server_address
             ) as span:
                 async with scope:
                     completion = await operation(target)
                 span.record_response(
                     model=completion.response_model,
-                    input_tokens=completion.usage.input_tokens,
-                    output_tokens=completion.usage.output_tokens,
+                    usage=completion.usage,
                     finish_reasons=[completion.finish_reason] if completion.finish_reason else None,
                 )
         except BaseException as exc:
@@ -246,7 +245,7 @@ class Pipeline:
         scope = asyncio.timeout(limit)
         provider = target.provider
         span = start_llm_span(
-            provider.kind, target.model, server_address=provider.server_address, stream=True
+            provider.genai_name, target.model, server_address=provider.server_address, stream=True
         )
         try:
             with span.current():
@@ -271,11 +270,7 @@ class Pipeline:
                 async for event in events:
                     if opened.first_text_at is not None and not opened.ttft_recorded:
                         opened.ttft_recorded = True
-                        self.metrics.first_token(
-                            target.provider.name,
-                            target.provider.model_label(target.model),
-                            opened.first_text_at - opened.started,
-                        )
+                        self.metrics.first_token(target, opened.first_text_at - opened.started)
                     yield event
         except BaseException as exc:
             verdict = classify(asyncio.CancelledError() if isinstance(exc, GeneratorExit) else exc)
@@ -294,8 +289,7 @@ class Pipeline:
         self.metrics.record(target, SUCCESS, elapsed, usage, cost)
         opened.span.record_response(
             model=opened.response_model,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
+            usage=usage,
             finish_reasons=[opened.finish_reason] if opened.finish_reason else None,
         )
         opened.span.end()

@@ -23,7 +23,7 @@ from fastapi_sentient.llm.providers.openai import OpenAIAdapter
 from fastapi_sentient.llm.types import Completion, LLMRequest
 from fastapi_sentient.resilience.bulkhead import Gate
 
-ADAPTERS: dict[str, Callable[[], ProviderAdapter]] = {
+ADAPTERS: dict[str, Callable[..., ProviderAdapter]] = {
     "openai": OpenAIAdapter,
     "anthropic": AnthropicAdapter,
 }
@@ -50,12 +50,19 @@ class Provider:
     attempt_timeout: float = 60.0
     critical: bool = False
     max_concurrency: int | None = None
+    provider_name: str | None = None
+    """``gen_ai.provider.name`` (``vllm``, ``ollama``, ...); None: the adapter's ``kind``."""
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     gate: Gate | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.max_concurrency is not None:
             self.gate = Gate(self.max_concurrency)
+
+    @property
+    def genai_name(self) -> str:
+        """``gen_ai.provider.name`` in spans and the ``gen_ai_*`` metrics."""
+        return self.provider_name or self.adapter.kind
 
     @property
     def server_address(self) -> str:

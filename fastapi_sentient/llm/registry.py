@@ -20,7 +20,7 @@ from fastapi_sentient.llm.errors import NoProviderError
 from fastapi_sentient.llm.health import ProvidersCheck
 from fastapi_sentient.llm.metrics import LLMMetrics
 from fastapi_sentient.llm.pipeline import Pipeline
-from fastapi_sentient.llm.pricing import PriceTable
+from fastapi_sentient.llm.pricing import PriceTable, start_price_updates
 from fastapi_sentient.llm.provider import ADAPTERS, Provider, Target, adapter_operation
 from fastapi_sentient.llm.providers.base import ProviderAdapter
 from fastapi_sentient.llm.sdk import SDKCalls
@@ -82,6 +82,7 @@ class LLMRegistry:
         )
         self.shared: SharedBreakers | None = None
         self._sync: asyncio.Task[None] | None = None
+        self._price_updates: Any = None
         self.check = ProvidersCheck(
             lambda: list(self.providers.values()),
             pools=sentient.pools,
@@ -104,14 +105,18 @@ class LLMRegistry:
             )
             self._sentient.redact.add(key)
             pools.register(pool)
-        prices = PriceTable(self._sentient.settings.llm_prices)
-        for model, price in entry.prices.items():
-            prices.set(model, *price)
+        s = self._sentient.settings
+        genai_name = entry.provider_name or entry.kind
+        prices = PriceTable({**s.llm_prices, **entry.prices}, provider_id=genai_name)
+        max_tokens = entry.max_tokens
+        if entry.kind == "anthropic":
+            max_tokens = max_tokens or s.llm_anthropic_max_tokens
         return self.register(
             Provider(
                 name=name,
                 kind=entry.kind,
-                adapter=ADAPTERS[entry.kind](),
+                adapter=ADAPTERS[entry.kind](max_tokens=max_tokens),
+                provider_name=entry.provider_name,
                 client=lambda: pools.http(name),
                 base_url=str(pools.get(name).url),
                 models=list(entry.models),
@@ -327,11 +332,18 @@ class LLMRegistry:
                 self.share_breakers(client)
         if self.shared is not None:
             self._sync = self._sentient.lifecycle.spawn(self.shared.run(), "llm-breaker-sync")
+        if self.providers and s.llm_prices_update_interval > 0:
+            self._price_updates = start_price_updates(
+                s.llm_prices_update_interval, s.llm_prices_update_url
+            )
         self.started = True
 
     async def stop(self) -> None:
         """Forget the check; pools close the clients."""
         self._sentient.health.remove("llm_providers")
+        if self._price_updates is not None:
+            self._price_updates.stop()
+            self._price_updates = None
         if self._sync is not None:
             self._sync.cancel()
             await asyncio.gather(self._sync, return_exceptions=True)

@@ -22,27 +22,12 @@ from fastapi_sentient.llm.errors import (
 from fastapi_sentient.llm.outcome import Outcome, classify
 from fastapi_sentient.llm.provider import Target
 from fastapi_sentient.llm.types import StreamEvent, Usage
-
-_INPUT = ("prompt_tokens", "input_tokens")
-_OUTPUT = ("completion_tokens", "output_tokens")
-
-
-def _tokens(usage: Any, names: tuple[str, ...]) -> int | None:
-    for name in names:
-        value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
-        if isinstance(value, int):
-            return value
-    return None
+from fastapi_sentient.llm.usage import AnthropicUsage, field, is_anthropic, openai_usage, usage_from
 
 
 def usage_of(response: Any) -> Usage:
-    """Tokens from an OpenAI (``prompt_tokens``) or Anthropic (``input_tokens``) response."""
-    usage = getattr(response, "usage", None)
-    if usage is None and isinstance(response, dict):
-        usage = response.get("usage")
-    if usage is None:
-        return Usage()
-    return Usage(_tokens(usage, _INPUT) or 0, _tokens(usage, _OUTPUT) or 0)
+    """Tokens from an OpenAI (chat or Responses) or Anthropic response, in one meaning."""
+    return usage_from(field(response, "usage"))
 
 
 def as_llm_error(exc: Exception, target: Target, redact: Callable[[str], str]) -> LLMError:
@@ -79,20 +64,17 @@ class EventReader:
     """
 
     def __init__(self) -> None:
-        self.input_tokens = 0
-        self.output_tokens = 0
-
-    @property
-    def usage(self) -> Usage:
+        self._anthropic = AnthropicUsage()
+        self.usage = Usage()
         """Tokens reported so far."""
-        return Usage(self.input_tokens, self.output_tokens)
 
     def _merge(self, usage: Any) -> Usage | None:
         if usage is None:
             return None
-        self.input_tokens = _tokens(usage, _INPUT) or self.input_tokens
-        output = _tokens(usage, _OUTPUT)
-        self.output_tokens = self.output_tokens if output is None else output
+        if is_anthropic(usage):
+            self.usage = self._anthropic.merge(usage)
+        else:
+            self.usage = openai_usage(usage)
         return self.usage
 
     def read(self, event: Any) -> StreamEvent:

@@ -41,7 +41,7 @@ class OpenStream:
     usage: Usage = field(default_factory=Usage)
     response_model: str | None = None
     finish_reason: str | None = None
-    cost: float = 0.0
+    cost: float | None = None
     span: LLMSpan = field(default_factory=LLMSpan)
 
     def _note(self, event: StreamEvent) -> None:

@@ -58,17 +58,42 @@ class LLMRequest:
         return int(value) if value is not None else None
 
 
+#: The ``type`` label values of ``llm_tokens_consumed_total``.
+TOKEN_TYPES: tuple[str, ...] = ("input", "output", "cache_read", "cache_write", "reasoning")
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Tokens one call consumed, as the provider reported them."""
+    """Tokens one call consumed, in one meaning for every wire format.
+
+    ``input_tokens`` counts every input token, including those read from or
+    written to the prompt cache; ``output_tokens`` every output token,
+    reasoning included.  ``cache_read_tokens``, ``cache_write_tokens`` and
+    ``reasoning_tokens`` are parts of those totals, never added to them (the
+    meaning of the OpenTelemetry GenAI conventions and of genai-prices;
+    :mod:`fastapi_sentient.llm.usage` converts each wire format to it).
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         """Input plus output."""
         return self.input_tokens + self.output_tokens
+
+    def by_type(self) -> dict[str, int]:
+        """Counts by the ``type`` label of ``llm_tokens_consumed_total``."""
+        return {
+            "input": self.input_tokens,
+            "output": self.output_tokens,
+            "cache_read": self.cache_read_tokens,
+            "cache_write": self.cache_write_tokens,
+            "reasoning": self.reasoning_tokens,
+        }
 
 
 @dataclass(slots=True)
@@ -77,7 +102,8 @@ class LLMResult:
 
     text: str
     usage: Usage
-    cost_usd: float
+    cost_usd: float | None
+    """USD from the price table; None when the model has no known price."""
     provider: str
     model: str
     response_model: str | None = None

@@ -64,13 +64,27 @@ class LLMSpan:
         output_tokens: int | None = None,
         finish_reasons: Sequence[str] | None = None,
         response_id: str | None = None,
+        usage: Any = None,
     ) -> None:
-        """What the provider answered, as ``gen_ai.response.*`` and ``gen_ai.usage.*``."""
+        """What the provider answered, as ``gen_ai.response.*`` and ``gen_ai.usage.*``.
+
+        ``usage`` (an LLM :class:`~fastapi_sentient.llm.types.Usage`) gives the
+        input and output counts and, when non-zero, the cache and reasoning parts.
+        """
         if self.span is None or not self.span.is_recording():
             return
         attributes: dict[str, AttributeValue] = {}
         if model:
             attributes["gen_ai.response.model"] = model
+        if usage is not None:
+            input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
+            for name, count in (
+                ("gen_ai.usage.cache_read.input_tokens", usage.cache_read_tokens),
+                ("gen_ai.usage.cache_creation.input_tokens", usage.cache_write_tokens),
+                ("gen_ai.usage.reasoning.output_tokens", usage.reasoning_tokens),
+            ):
+                if count:
+                    attributes[name] = count
         if input_tokens is not None:
             attributes["gen_ai.usage.input_tokens"] = input_tokens
         if output_tokens is not None:

@@ -73,6 +73,10 @@ class FakeProvider:
         self.delay = 0.0
         self.models_status: int | None = None
         self.usage = (11, 3)
+        """(input, output) in our meaning: input includes the cache, output the reasoning."""
+        self.cache_read = 0
+        self.cache_write = 0
+        self.reasoning = 0
         self.chunks = ["Hello", ", ", "world"]
         self.chunk_delay = 0.0
         self.echo_key = False
@@ -185,7 +189,12 @@ class FakeProvider:
         if error is not None:
             return error
         model = body.get("model", "")
-        usage = {"prompt_tokens": self.usage[0], "completion_tokens": self.usage[1]}
+        usage = {
+            "prompt_tokens": self.usage[0],
+            "completion_tokens": self.usage[1],
+            "prompt_tokens_details": {"cached_tokens": self.cache_read, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning, "audio_tokens": 0},
+        }
         if not body.get("stream"):
             return JSONResponse(
                 {
@@ -227,6 +236,11 @@ class FakeProvider:
             return error
         model = body.get("model", "")
         text = "".join(self.chunks)
+        inputs = {
+            "input_tokens": self.usage[0] - self.cache_read - self.cache_write,
+            "cache_read_input_tokens": self.cache_read,
+            "cache_creation_input_tokens": self.cache_write,
+        }
         if not body.get("stream"):
             return JSONResponse(
                 {
@@ -237,7 +251,7 @@ class FakeProvider:
                     "content": [{"type": "text", "text": text}],
                     "stop_reason": "end_turn",
                     "stop_sequence": None,
-                    "usage": {"input_tokens": self.usage[0], "output_tokens": self.usage[1]},
+                    "usage": {**inputs, "output_tokens": self.usage[1]},
                 }
             )
 
@@ -246,7 +260,7 @@ class FakeProvider:
 
         async def events() -> AsyncIterator[str]:
             start = {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
-                     "content": [], "usage": {"input_tokens": self.usage[0], "output_tokens": 1}}  # fmt: skip
+                     "content": [], "usage": {**inputs, "output_tokens": 1}}  # fmt: skip
             yield event("message_start", {"message": start})
             yield event(
                 "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}

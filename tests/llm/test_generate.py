@@ -101,7 +101,7 @@ async def test_anthropic_messages_and_system_prompt(anthropic_fake: FakeProvider
     body = anthropic_fake.bodies[-1]
     assert body["system"] == "be brief"
     assert body["messages"] == MESSAGES
-    assert body["max_tokens"] == 1024
+    assert body["max_tokens"] == 4096  # SENTIENT_LLM_ANTHROPIC_MAX_TOKENS
     assert body["temperature"] == 0.2
     assert anthropic_fake.headers[-1]["anthropic-version"] == "2023-06-01"
 

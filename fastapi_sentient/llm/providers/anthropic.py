@@ -18,18 +18,19 @@ from fastapi_sentient.llm.providers.base import (
     transport_error,
 )
 from fastapi_sentient.llm.types import Completion, LLMRequest, StreamEvent, Usage
+from fastapi_sentient.llm.usage import AnthropicUsage, anthropic_usage
 
 PATH = "messages"
-#: Anthropic requires max_tokens; this is used when the caller gives none.
-DEFAULT_MAX_TOKENS = 1024
+#: Anthropic requires max_tokens: the default of SENTIENT_LLM_ANTHROPIC_MAX_TOKENS.
+DEFAULT_MAX_TOKENS = 4096
 
 
-def _payload(request: LLMRequest, *, stream: bool) -> dict[str, Any]:
+def _payload(request: LLMRequest, *, stream: bool, max_tokens: int) -> dict[str, Any]:
     system = [m["content"] for m in request.messages if m["role"] == "system"]
     messages = [dict(m) for m in request.messages if m["role"] != "system"]
     payload: dict[str, Any] = {"model": request.model, "messages": messages}
     payload.update({k: v for k, v in request.parameters.items() if v is not None})
-    payload.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+    payload.setdefault("max_tokens", max_tokens)
     if system:
         payload["system"] = "\n\n".join(system)
     if stream:
@@ -38,15 +39,17 @@ def _payload(request: LLMRequest, *, stream: bool) -> dict[str, Any]:
 
 
 def _usage(data: Any) -> Usage | None:
-    if not isinstance(data, dict):
-        return None
-    return Usage(int(data.get("input_tokens") or 0), int(data.get("output_tokens") or 0))
+    return anthropic_usage(data) if isinstance(data, dict) else None
 
 
 class AnthropicAdapter:
     """``POST messages``; streamed usage comes from ``message_start`` and ``message_delta``."""
 
     kind = "anthropic"
+
+    def __init__(self, *, max_tokens: int | None = None) -> None:
+        """``max_tokens``: sent when a call gives none (Anthropic requires one)."""
+        self.max_tokens = max_tokens or DEFAULT_MAX_TOKENS
 
     async def complete(
         self, client: httpx2.AsyncClient, request: LLMRequest, *, provider: str, redact: Redact
@@ -55,7 +58,7 @@ class AnthropicAdapter:
         data = await post_json(
             client,
             PATH,
-            _payload(request, stream=False),
+            _payload(request, stream=False, max_tokens=self.max_tokens),
             provider=provider,
             model=request.model,
             redact=redact,
@@ -80,13 +83,15 @@ class AnthropicAdapter:
         """Yield text deltas, then one event with usage and ``done=True``."""
         model = request.model
         try:
-            async with client.stream("POST", PATH, json=_payload(request, stream=True)) as response:
+            async with client.stream(
+                "POST", PATH, json=_payload(request, stream=True, max_tokens=self.max_tokens)
+            ) as response:
                 if response.status_code >= 400:
                     body = await response.aread()
                     raise error_from_response(
                         response, body, provider=provider, model=model, redact=redact
                     )
-                input_tokens = output_tokens = 0
+                usage = AnthropicUsage()
                 finish: str | None = None
                 response_model: str | None = None
                 async for event in httpx2.EventSource(response):
@@ -97,20 +102,17 @@ class AnthropicAdapter:
                     if kind == "message_start":
                         message = data.get("message") or {}
                         response_model = message.get("model")
-                        usage = _usage(message.get("usage")) or Usage()
-                        input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
+                        usage.merge(message.get("usage"))
                     elif kind == "content_block_delta":
                         delta = data.get("delta") or {}
                         if delta.get("type") == "text_delta" and delta.get("text"):
                             yield StreamEvent(text=str(delta["text"]))
                     elif kind == "message_delta":
                         finish = (data.get("delta") or {}).get("stop_reason") or finish
-                        late = data.get("usage") or {}
-                        output_tokens = int(late.get("output_tokens") or output_tokens)
-                        input_tokens = int(late.get("input_tokens") or input_tokens)
+                        usage.merge(data.get("usage"))
                     elif kind == "message_stop":
                         yield StreamEvent(
-                            usage=Usage(input_tokens, output_tokens),
+                            usage=usage.usage,
                             response_model=response_model,
                             finish_reason=finish,
                             done=True,

@@ -18,12 +18,15 @@ from fastapi_sentient.llm.providers.base import (
     transport_error,
 )
 from fastapi_sentient.llm.types import Completion, LLMRequest, StreamEvent, Usage
+from fastapi_sentient.llm.usage import openai_usage
 
 PATH = "chat/completions"
 
 
-def _payload(request: LLMRequest, *, stream: bool) -> dict[str, Any]:
+def _payload(request: LLMRequest, *, stream: bool, max_tokens: int | None) -> dict[str, Any]:
     payload: dict[str, Any] = {"model": request.model, "messages": list(request.messages)}
+    if max_tokens is not None:
+        payload["max_tokens"] = max_tokens
     payload.update({k: v for k, v in request.parameters.items() if v is not None})
     if stream:
         payload["stream"] = True
@@ -32,15 +35,17 @@ def _payload(request: LLMRequest, *, stream: bool) -> dict[str, Any]:
 
 
 def _usage(data: dict[str, Any] | None) -> Usage | None:
-    if not isinstance(data, dict):
-        return None
-    return Usage(int(data.get("prompt_tokens") or 0), int(data.get("completion_tokens") or 0))
+    return openai_usage(data) if isinstance(data, dict) else None
 
 
 class OpenAIAdapter:
     """``POST chat/completions``; streaming asks for the final usage chunk."""
 
     kind = "openai"
+
+    def __init__(self, *, max_tokens: int | None = None) -> None:
+        """``max_tokens``: sent when a call gives none (None: the server's default)."""
+        self.max_tokens = max_tokens
 
     async def complete(
         self, client: httpx2.AsyncClient, request: LLMRequest, *, provider: str, redact: Redact
@@ -49,7 +54,7 @@ class OpenAIAdapter:
         data = await post_json(
             client,
             PATH,
-            _payload(request, stream=False),
+            _payload(request, stream=False, max_tokens=self.max_tokens),
             provider=provider,
             model=request.model,
             redact=redact,
@@ -70,7 +75,9 @@ class OpenAIAdapter:
         """Yield text deltas, then one event with usage and ``done=True``."""
         model = request.model
         try:
-            async with client.stream("POST", PATH, json=_payload(request, stream=True)) as response:
+            async with client.stream(
+                "POST", PATH, json=_payload(request, stream=True, max_tokens=self.max_tokens)
+            ) as response:
                 if response.status_code >= 400:
                     body = await response.aread()
                     raise error_from_response(
