@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from fastapi_sentient._server import detect_port, server_name
 from fastapi_sentient.component import Component
 from fastapi_sentient.exceptions import SentientError, StartupError
 from fastapi_sentient.health.registry import CheckState, HealthRegistry
@@ -170,11 +171,10 @@ class Sentient:
             self._ready_gauge.set(0.0 if self.readiness() else 1.0)
 
     def _resolve_node_id(self) -> None:
-        """Fill the port into the default node id once the serving uvicorn is known."""
+        """Fill the port into the default node id once the serving process is known."""
         if self.settings.node_id is not None or self.settings.port is not None:
             return
-        server = find_server(signal.getsignal(signal.SIGTERM))
-        port = getattr(getattr(server, "config", None), "port", None)
+        port = detect_port(find_server(signal.getsignal(signal.SIGTERM)))
         if port:
             self.node_id = f"{socket.gethostname()}:{port}:{os.getpid()}"
             self.health.metadata["instanceId"] = self.node_id
@@ -240,8 +240,10 @@ class Sentient:
             user_state = await stack.enter_async_context(user_lifespan(app))
             await lifecycle.run_startup()
             await self.health.start(lambda coro, name: lifecycle.spawn(coro, name))
-            if self.settings.handle_signals and self.signal_drain.install():
-                stack.callback(self.signal_drain.uninstall)
+            if self.settings.handle_signals:
+                if self.signal_drain.install():
+                    stack.callback(self.signal_drain.uninstall)
+                self._warn_unchained_sigterm()
             self._check_shutdown_budget()
             if lifecycle.state == LifecycleState.STARTING:
                 lifecycle.state = LifecycleState.RUNNING
@@ -270,6 +272,18 @@ class Sentient:
         if self.lifecycle.state != LifecycleState.ERROR:
             self.lifecycle.state = LifecycleState.STOPPED
         self._publish_readiness()
+
+    def _warn_unchained_sigterm(self) -> None:
+        if self.signal_drain.chained_sigterm or self.settings.shutdown_delay <= 0:
+            return
+        logger.warning(
+            "SIGTERM does not reach the app before %s shuts down (its signal handling is out "
+            "of the app's reach in this process): readiness will not turn 503 on SIGTERM and "
+            "SENTIENT_SHUTDOWN_DELAY=%gs cannot be kept; drain from a preStop hook instead "
+            "(docs/shutdown.md, 'preStop recipe')",
+            server_name(),
+            self.settings.shutdown_delay,
+        )
 
     def _check_shutdown_budget(self) -> None:
         s = self.settings

@@ -221,7 +221,8 @@ class SentientSettings(BaseSettings):
     )
     handle_signals: bool = Field(
         default=True,
-        description="Chain SIGTERM/SIGINT under uvicorn to drain before the server stops.",
+        description="Chain the server's SIGTERM/SIGINT handling (uvicorn, gunicorn, hypercorn, "
+        "granian) to drain before the server stops.",
     )
 
     # --- metrics --------------------------------------------------------------------------

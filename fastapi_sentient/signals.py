@@ -6,8 +6,17 @@ gracefully.  So we chain the server's own handler: the first SIGTERM or SIGINT
 flips readiness and sets ``draining`` immediately, traffic keeps being served
 for ``SENTIENT_SHUTDOWN_DELAY`` (long enough for endpoints to be removed), and
 then the server's handler runs and its graceful shutdown begins.  A second
-signal skips the delay.  Where no handler can be chained (not the main thread,
-no server handler installed) we do nothing and say so in the debug log.
+signal skips the delay.
+
+Servers own their signals in one of two ways, and both can be chained from
+lifespan startup, which every server runs after installing its handlers:
+uvicorn (alone, with ``--workers``, or inside gunicorn's ``uvicorn-worker``)
+uses ``signal.signal``; hypercorn (single process) and granian's workers use
+the event loop's ``add_signal_handler``, which we replace with ours and call
+after the delay.  Where the process running the app receives no signal at all
+(hypercorn's worker processes: only its parent handles SIGTERM) nothing can be
+chained; we say so once at WARNING level and never announce a delay we cannot
+keep — the ``preStop`` recipe in docs/shutdown.md covers that case.
 """
 
 from __future__ import annotations
@@ -33,6 +42,22 @@ def find_server(handler: Any) -> Any:
     return server if hasattr(getattr(server, "config", None), "timeout_graceful_shutdown") else None
 
 
+def _loop_handler(loop: asyncio.AbstractEventLoop, sig: int) -> asyncio.Handle | None:
+    """The handler a server registered with ``loop.add_signal_handler``, if any.
+
+    asyncio offers no public getter; its Unix loops keep the handles in
+    ``_signal_handlers``.  A loop without that mapping simply has nothing we can chain.
+    """
+    handlers = getattr(loop, "_signal_handlers", None)
+    handle = handlers.get(sig) if isinstance(handlers, dict) else None
+    return handle if isinstance(handle, asyncio.Handle) else None
+
+
+def _handle_parts(handle: asyncio.Handle) -> tuple[Any, tuple[Any, ...]]:
+    # asyncio.Handle keeps its callback and arguments privately; there is no public accessor.
+    return handle._callback, tuple(handle._args)  # type: ignore[attr-defined]
+
+
 class SignalDrain:
     """Chains SIGTERM/SIGINT to drain first; also backs the optional ``/drain`` endpoint."""
 
@@ -43,6 +68,7 @@ class SignalDrain:
         self.drain_started: float | None = None
         self.server: Any = None
         self._previous: dict[int, Any] = {}
+        self._loop_previous: dict[int, asyncio.Handle] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._pending: tuple[int, FrameType | None] | None = None
@@ -62,8 +88,13 @@ class SignalDrain:
         if threading.current_thread() is not threading.main_thread():
             logger.debug("not on the main thread: signal draining is off")
             return False
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         for sig in _SIGNALS:
+            handle = _loop_handler(loop, sig)
+            if handle is not None:
+                self._loop_previous[sig] = handle
+                loop.add_signal_handler(sig, self._handle, sig, None)
+                continue
             previous = signal.getsignal(sig)
             if previous in (signal.SIG_DFL, signal.SIG_IGN, None) or not callable(previous):
                 logger.debug("no handler to chain for %s: signal draining is off for it", sig.name)
@@ -71,7 +102,12 @@ class SignalDrain:
             self._previous[sig] = previous
             signal.signal(sig, self._handle)
             self.server = self.server or find_server(previous)
-        return bool(self._previous)
+        return bool(self._previous or self._loop_previous)
+
+    @property
+    def chained_sigterm(self) -> bool:
+        """Whether SIGTERM reaches us before the server (so the delay can be honoured)."""
+        return signal.SIGTERM in self._previous or signal.SIGTERM in self._loop_previous
 
     def uninstall(self) -> None:
         """Put the chained handlers back (only where ours is still installed)."""
@@ -81,6 +117,15 @@ class SignalDrain:
             if signal.getsignal(sig) == self._handle:
                 signal.signal(sig, previous)
         self._previous.clear()
+        loop = self._loop
+        for sig, handle in self._loop_previous.items():
+            if loop is None or loop.is_closed():
+                continue
+            ours = _loop_handler(loop, sig)
+            if ours is not None and _handle_parts(ours)[0] == self._handle:
+                callback, args = _handle_parts(handle)
+                loop.add_signal_handler(sig, callback, *args)
+        self._loop_previous.clear()
         if self._timer is not None:
             self._timer.cancel()
 
@@ -122,6 +167,13 @@ class SignalDrain:
             self._timer.cancel()
             self._timer = None
         self._pending = None
+        handle = self._loop_previous.get(signum)
+        if handle is None and signum not in self._previous:
+            handle = next(iter(self._loop_previous.values()), None)
+        if handle is not None:
+            callback, args = _handle_parts(handle)
+            callback(*args)
+            return
         previous = self._previous.get(signum)
         if previous is None:
             previous = next(iter(self._previous.values()), None)
