@@ -68,21 +68,40 @@ def include_plugin(app: FastAPI, settings: SentientSettings | None = None) -> Se
     app.state.sentient = sentient
     _wrap_lifespan(app, sentient)
     _wrap_middleware_stack(app, sentient)
+    _install_management(sentient)
     return sentient
 
 
-def _endpoints(sentient: Sentient) -> dict[str, ASGIApp]:
+def _endpoints(sentient: Sentient, *, management: bool = False) -> dict[str, ASGIApp]:
+    """Our endpoints on the app port, or (``management``) on the management port.
+
+    With a management port, ``/metrics`` and ``/drain`` are served there only;
+    the probes and ``/health`` are served on both.
+    """
     s = sentient.settings
     endpoints: dict[str, ASGIApp] = {
         s.live_path: LiveEndpoint(sentient),
         s.ready_path: ReadyEndpoint(sentient),
         s.health_path: HealthEndpoint(sentient),
     }
-    if s.metrics_enabled:
-        endpoints[s.metrics_path] = MetricsEndpoint(sentient.metrics)
-    if s.drain_endpoint:
-        endpoints[s.drain_path] = DrainEndpoint(sentient)
+    separate = s.management_port is not None
+    if management or not separate:
+        if s.metrics_enabled:
+            endpoints[s.metrics_path] = MetricsEndpoint(sentient.metrics)
+        if s.drain_endpoint:
+            endpoints[s.drain_path] = DrainEndpoint(sentient, require_token=not management)
     return endpoints
+
+
+def _install_management(sentient: Sentient) -> None:
+    s = sentient.settings
+    if s.management_port is None:
+        return
+    from fastapi_sentient.management import ManagementServer
+
+    sentient.management = ManagementServer(
+        _endpoints(sentient, management=True), host=s.management_host, port=s.management_port
+    )
 
 
 def _startup_error(sentient: Sentient) -> Callable[[], str | None]:

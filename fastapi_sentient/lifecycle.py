@@ -109,6 +109,20 @@ class Lifecycle:
                 logger.exception("drain listener failed")
         return True
 
+    def undo_drain(self) -> bool:
+        """Leave draining (a ``/drain`` that no SIGTERM followed); returns whether it did.
+
+        Work that already saw ``draining`` set keeps its old event; new readers
+        get a fresh one.
+        """
+        if not self._drain_begun or self.state != LifecycleState.DRAINING:
+            return False
+        self._drain_begun = False
+        self.draining_flag = False
+        self._draining = None
+        self.state = LifecycleState.RUNNING
+        return True
+
     def on_drain(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` once when draining starts."""
         self._drain_listeners.append(listener)

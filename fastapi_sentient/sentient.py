@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from fastapi_sentient.business_metrics import BusinessMetrics
     from fastapi_sentient.cluster import Coordinator
     from fastapi_sentient.llm import LLMRegistry
+    from fastapi_sentient.management import ManagementServer
     from fastapi_sentient.pools import PoolRegistry
     from fastapi_sentient.tracing import Tracing
 
@@ -121,8 +122,13 @@ class Sentient:
             else None
         )
         self.signal_drain = SignalDrain(
-            self.lifecycle, delay=settings.shutdown_delay, drain_timeout=settings.drain_timeout
+            self.lifecycle,
+            delay=settings.shutdown_delay,
+            drain_timeout=settings.drain_timeout,
+            undo_after=settings.drain_undo_after,
+            on_undo=self._publish_readiness,
         )
+        self.management: ManagementServer | None = None
         self.loop_lag = LoopLagMonitor(settings.loop_lag_warning, settings.loop_lag_critical)
         self._mounts: RouteIndex | None = None
         self.components: list[Component] = []
@@ -224,6 +230,10 @@ class Sentient:
             lifecycle.reset()
             self.signal_drain.reset()
             self._resolve_node_id()
+            if self.management is not None:
+                # first up, last down: probes and preStop are answered during startup and drain
+                await self.management.start()
+                stack.push_async_callback(self.management.stop)
             lifecycle.spawn(self.loop_lag.run(), "event-loop-lag")
             try:
                 for component in self.components:

@@ -9,10 +9,11 @@ variable, because a crash-looping pod should say what to fix in its last log lin
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from fastapi_sentient._version import __version__
 from fastapi_sentient.exceptions import ConfigurationError
@@ -113,6 +114,15 @@ class LLMProviderSettings(BaseModel):
 
     _prices = field_validator("prices")(_check_prices)
 
+    @model_validator(mode="after")
+    def _check_headers(self) -> LLMProviderSettings:
+        from fastapi_sentient.settings_checks import check_headers, joined
+
+        line = joined(check_headers(self.headers, "extra"))
+        if line is not None:
+            raise ValueError(line)
+        return self
+
 
 class SentientSettings(BaseSettings):
     """Configuration of one plugin instance, read from ``SENTIENT_*`` variables."""
@@ -153,7 +163,27 @@ class SentientSettings(BaseSettings):
     drain_endpoint: bool = Field(
         default=False,
         description="Serve GET on drain_path: start draining, answer after the shutdown delay "
-        "(for a Kubernetes preStop httpGet).",
+        "(for a Kubernetes preStop httpGet). Only on the management port when one is set; "
+        "otherwise only with the health token (startup refuses neither).",
+    )
+    drain_undo_after: float = Field(
+        default=30.0,
+        gt=0,
+        description="A drain that no SIGTERM follows within this many seconds after it answered "
+        "is undone: readiness returns, so a stray drain never leaves the pod out of service.",
+    )
+    management_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve the probes, metrics_path and drain_path on this port too, with a "
+        "listener of the plugin's own; metrics and drain then leave the app port. Do not "
+        "expose it in the Service.",
+    )
+    management_host: str = Field(
+        default="0.0.0.0",
+        description="Address the management listener binds (the pod IP is what kubelet and "
+        "Prometheus reach).",
     )
 
     # --- health ---------------------------------------------------------------------------
@@ -470,6 +500,32 @@ class SentientSettings(BaseSettings):
     _llm_prices = field_validator("llm_prices")(_check_prices)
 
     @model_validator(mode="after")
+    def _check_consistency(self) -> SentientSettings:
+        from fastapi_sentient import settings_checks as checks
+
+        found = [
+            *checks.check_finite(self),
+            *checks.check_paths({field: getattr(self, field) for field in checks.ENDPOINT_FIELDS}),
+            *checks.check_header_name(self.request_id_header, "SENTIENT_REQUEST_ID_HEADER"),
+            *checks.check_ranges(
+                health_interval=self.health_interval,
+                shutdown_delay=self.shutdown_delay,
+                drain_timeout=self.drain_timeout,
+                drain_undo_after=self.drain_undo_after,
+            ),
+            *checks.check_drain(
+                drain_endpoint=self.drain_endpoint,
+                token=self.health_token is not None,
+                management_port=self.management_port,
+            ),
+            *checks.check_management_port(self.management_port, self.port),
+        ]
+        line = checks.joined(found)
+        if line is not None:
+            raise ValueError(line)
+        return self
+
+    @model_validator(mode="after")
     def _check_timings(self) -> SentientSettings:
         if not self.lease_ttl > self.renew_deadline:
             msg = "SENTIENT_LEASE_TTL must be greater than SENTIENT_RENEW_DEADLINE"
@@ -508,15 +564,26 @@ def env_name(field: str) -> str:
 def _describe(error: Any) -> str:
     loc = [str(part) for part in error.get("loc", ()) if part != "__root__"]
     msg = str(error.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
     if not loc:
-        return msg.removeprefix("Value error, ")
+        return msg
     name = env_name(loc[0])
     rest = ".".join(loc[1:])
     where = f"{name} ({rest})" if rest else name
-    secret = "key" in loc[-1] or "token" in loc[0] or "url" in loc[0]
     value = error.get("input")
-    shown = "" if secret or isinstance(value, dict | list) else f"={value!r}"
+    # Only a top-level scalar that cannot hold a secret is echoed: provider entries,
+    # headers, URLs, keys and tokens never are, whatever shape the value has.
+    shown = (
+        "" if rest or _may_be_secret(loc[0]) or isinstance(value, dict | list) else f"={value!r}"
+    )
     return f"{where}{shown}: {msg}"
+
+
+_SECRET_PARTS = ("key", "token", "url", "secret", "password", "header", "provider", "client")
+
+
+def _may_be_secret(field: str) -> bool:
+    return any(part in field for part in _SECRET_PARTS)
 
 
 def load_settings(**overrides: Any) -> SentientSettings:
@@ -530,4 +597,10 @@ def load_settings(**overrides: Any) -> SentientSettings:
     except ValidationError as exc:
         line = "; ".join(_describe(err) for err in exc.errors())
         msg = f"invalid configuration: {line}"
+        raise ConfigurationError(msg) from None
+    except SettingsError as exc:
+        # pydantic-settings could not decode a JSON variable; its value is never quoted
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = env_name(field.group(1)) if field else "a SENTIENT_ variable"
+        msg = f"invalid configuration: {name} is not valid JSON"
         raise ConfigurationError(msg) from None

@@ -26,6 +26,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -61,10 +62,21 @@ def _handle_parts(handle: asyncio.Handle) -> tuple[Any, tuple[Any, ...]]:
 class SignalDrain:
     """Chains SIGTERM/SIGINT to drain first; also backs the optional ``/drain`` endpoint."""
 
-    def __init__(self, lifecycle: Lifecycle, *, delay: float, drain_timeout: float) -> None:
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        *,
+        delay: float,
+        drain_timeout: float,
+        undo_after: float = 30.0,
+        on_undo: Callable[[], None] | None = None,
+    ) -> None:
         self.lifecycle = lifecycle
         self.delay = delay
         self.drain_timeout = drain_timeout
+        self.undo_after = undo_after
+        self._on_undo = on_undo
+        self._undo_timer: asyncio.TimerHandle | None = None
         self.drain_started: float | None = None
         self.server: Any = None
         self._previous: dict[int, Any] = {}
@@ -80,6 +92,7 @@ class SignalDrain:
         self._signals = 0
         self._pending = None
         self._timer = None
+        self._cancel_undo()
 
     # --- installation -----------------------------------------------------------------------
 
@@ -128,6 +141,7 @@ class SignalDrain:
         self._loop_previous.clear()
         if self._timer is not None:
             self._timer.cancel()
+        self._cancel_undo()
 
     # --- signal path ------------------------------------------------------------------------
 
@@ -144,6 +158,7 @@ class SignalDrain:
         loop.call_soon_threadsafe(self._begin)
 
     def _begin(self) -> None:
+        self._cancel_undo()  # the SIGTERM a /drain announced has come
         self.lifecycle.begin_drain()
         self.drain_started = self.drain_started or time.monotonic()
         remaining = self.remaining_delay()
@@ -183,7 +198,13 @@ class SignalDrain:
     # --- the /drain endpoint ----------------------------------------------------------------
 
     async def drain_now(self) -> float:
-        """Start draining and wait out the delay; returns the seconds waited."""
+        """Start draining and wait out the delay; returns the seconds waited.
+
+        The SIGTERM that should follow (kubelet sends it when ``preStop``
+        returns) is expected within ``undo_after`` seconds of the answer; if it
+        does not come, the drain is undone, so a stray call never leaves the
+        pod out of the load balancer with ``/live`` still 200.
+        """
         first = self.drain_started is None
         if first:
             self.drain_started = time.monotonic()
@@ -191,4 +212,25 @@ class SignalDrain:
         remaining = self.remaining_delay()
         if remaining > 0:
             await asyncio.sleep(remaining)
+        if self._signals == 0 and self._undo_timer is None:
+            loop = asyncio.get_running_loop()
+            self._undo_timer = loop.call_later(self.undo_after, self._undo)
         return remaining
+
+    def _cancel_undo(self) -> None:
+        if self._undo_timer is not None:
+            self._undo_timer.cancel()
+            self._undo_timer = None
+
+    def _undo(self) -> None:
+        self._undo_timer = None
+        if self._signals or not self.lifecycle.undo_drain():
+            return
+        self.drain_started = None
+        logger.warning(
+            "drain undone: no SIGTERM within %gs of /drain (SENTIENT_DRAIN_UNDO_AFTER); "
+            "readiness is back",
+            self.undo_after,
+        )
+        if self._on_undo is not None:
+            self._on_undo()

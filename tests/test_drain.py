@@ -108,10 +108,15 @@ async def test_sse_stream_ends_cleanly_on_drain() -> None:
 
 async def test_drain_endpoint_for_prestop() -> None:
     """GET /drain flips readiness, answers after the delay, and SIGTERM then skips the delay."""
-    env = {"SENTIENT_SHUTDOWN_DELAY": "1", "SENTIENT_DRAIN_ENDPOINT": "true"}
+    env = {
+        "SENTIENT_SHUTDOWN_DELAY": "1",
+        "SENTIENT_DRAIN_ENDPOINT": "true",
+        "SENTIENT_HEALTH_TOKEN": "drain-test-token",
+    }
     with app_process("example_app.main:app", env=env) as proc:
         async with httpx2.AsyncClient(base_url=proc.url, timeout=10) as client:
-            drain = asyncio.create_task(client.get("/drain"))
+            auth = {"authorization": "Bearer drain-test-token"}
+            drain = asyncio.create_task(client.get("/drain", headers=auth))
             await asyncio.to_thread(
                 wait_until,
                 lambda: httpx2.get(proc.url + "/ready").status_code == 503,

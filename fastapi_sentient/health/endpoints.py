@@ -34,6 +34,21 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
+def expected_bearer(sentient: Sentient) -> bytes | None:
+    """The ``Authorization`` value the health token asks for, or None without a token."""
+    token = sentient.settings.health_token
+    return f"Bearer {token.get_secret_value()}".encode() if token else None
+
+
+def bearer_matches(scope: Scope, expected: bytes | None) -> bool:
+    """Whether the request carries exactly ``expected`` as its one ``Authorization`` header."""
+    if expected is None:
+        return False
+    found = [value for key, value in scope["headers"] if key == b"authorization"]
+    # constant-time compare; a second Authorization header is refused, not guessed at
+    return len(found) == 1 and hmac.compare_digest(found[0], expected)
+
+
 def _prebuilt(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
@@ -87,19 +102,15 @@ class HealthEndpoint:
         self.sentient = sentient
         settings = sentient.settings
         self.mode = settings.details_mode()
-        token = settings.health_token.get_secret_value() if settings.health_token else None
-        self.expected = f"Bearer {token}".encode() if token else None
+        self.expected = expected_bearer(sentient)
 
     def authorized(self, scope: Scope) -> bool:
         """Whether this caller may see per-check details."""
         if self.mode == "always":
             return True
-        if self.mode == "never" or self.expected is None:
+        if self.mode == "never":
             return False
-        for key, value in scope["headers"]:
-            if key == b"authorization":
-                return hmac.compare_digest(value, self.expected)
-        return False
+        return bearer_matches(scope, self.expected)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sentient = self.sentient
@@ -130,20 +141,35 @@ class HealthEndpoint:
         await _respond(send, code, json.dumps(body, default=str).encode())
 
 
-class DrainEndpoint:
-    """Opt-in ``GET /drain`` for a Kubernetes ``preStop: httpGet``: drain, then answer."""
+_UNAUTHORIZED = _prebuilt({"error": "unauthorized"})
+_GET_ONLY = _prebuilt({"error": "method not allowed; drain with GET"})
 
-    def __init__(self, sentient: Sentient) -> None:
+
+class DrainEndpoint:
+    """Opt-in ``GET /drain`` for a Kubernetes ``preStop: httpGet``: drain, then answer.
+
+    Only ``GET`` drains (what ``preStop: httpGet`` sends).  On the app port the
+    health token is required (``httpHeaders`` in the hook); on the management
+    port, which the Service does not expose, the port itself is the guard.
+    """
+
+    def __init__(self, sentient: Sentient, *, require_token: bool) -> None:
         self.sentient = sentient
+        self.expected = expected_bearer(sentient) if require_token else None
+        self.require_token = require_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "POST"):
-            await _respond(send, 405, b'{"error":"method not allowed"}', [(b"allow", b"GET, POST")])
+        if scope["method"] != "GET":
+            await _respond(send, 405, _GET_ONLY, [(b"allow", b"GET")])
+            return
+        if self.require_token and not bearer_matches(scope, self.expected):
+            await _respond(send, 401, _UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
             return
         waited = await self.sentient.signal_drain.drain_now()
         body = {
             "status": "draining",
             "waited": round(waited, 3),
-            "inFlight": self.sentient.inflight.count - 1,
+            "inFlight": self.sentient.inflight.count,
+            "undoAfter": self.sentient.settings.drain_undo_after,
         }
         await _respond(send, 200, _prebuilt(body))

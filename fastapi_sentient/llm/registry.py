@@ -13,6 +13,8 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from fastapi_sentient.exceptions import ConfigurationError
 from fastapi_sentient.llm.breaker import BreakerState
 from fastapi_sentient.llm.config import breaker_config, retry_budget, retry_policy
@@ -141,8 +143,14 @@ class LLMRegistry:
             raise ConfigurationError(msg)
         try:
             entry = LLMProviderSettings(**options)
-        except ValueError as exc:
-            msg = f"invalid options for LLM provider {name!r}: {exc}".replace("\n", " ")
+        except ValidationError as exc:
+            # the errors without their input: an option may hold the API key
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or name}: "
+                f"{error['msg'].removeprefix('Value error, ')}"
+                for error in exc.errors()
+            )
+            msg = f"invalid options for LLM provider {name!r}: {problems}"
             raise ConfigurationError(msg) from None
         return self._add_configured(name, entry)
 

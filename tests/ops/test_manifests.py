@@ -14,6 +14,7 @@ from fastapi_sentient import Sentient
 from fastapi_sentient.settings import load_settings
 from tests.ops.kube import KUBE_DIR, Container, app_container, load_documents, manifest_files
 from tests.ops.kube import objects as kube_objects
+from tests.support.procs import free_port
 from tests.support.redis_server import RedisServer
 
 # Room for what runs after the shutdown tasks (pools and clients closing, the cluster
@@ -54,28 +55,31 @@ def test_every_manifest_parses_and_is_in_the_kustomization() -> None:
 
 
 def test_kit_has_every_object_the_deployment_needs(objects: dict[str, dict[str, Any]]) -> None:
-    """The kit ships a Deployment, Service, PDB, HPA and ServiceMonitor."""
+    """The kit ships a Deployment, Service, PDB, HPA, PodMonitor and NetworkPolicy."""
     assert set(objects) == {
         "Deployment",
         "Service",
         "PodDisruptionBudget",
         "HorizontalPodAutoscaler",
-        "ServiceMonitor",
+        "PodMonitor",
+        "NetworkPolicy",
     }
 
 
 def test_selectors_reach_the_pods(objects: dict[str, dict[str, Any]]) -> None:
-    """Deployment, Service and PDB select the pod labels; the ServiceMonitor selects the Service."""
+    """Deployment, Service, PDB, PodMonitor and NetworkPolicy select the pod labels."""
     labels = pod_labels(objects)
     deployment = objects["Deployment"]["spec"]
     assert matches(deployment["selector"]["matchLabels"], labels)
     assert matches(objects["Service"]["spec"]["selector"], labels)
     assert matches(objects["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"], labels)
-    service = objects["Service"]
-    monitor = objects["ServiceMonitor"]["spec"]
-    assert matches(monitor["selector"]["matchLabels"], service["metadata"]["labels"])
-    service_ports = {port["name"] for port in service["spec"]["ports"]}
-    assert {endpoint["port"] for endpoint in monitor["endpoints"]} <= service_ports
+    assert matches(objects["NetworkPolicy"]["spec"]["podSelector"]["matchLabels"], labels)
+    monitor = objects["PodMonitor"]["spec"]
+    assert matches(monitor["selector"]["matchLabels"], labels)
+    container_ports = {
+        port["name"] for port in deployment["template"]["spec"]["containers"][0]["ports"]
+    }
+    assert {endpoint["port"] for endpoint in monitor["podMetricsEndpoints"]} <= container_ports
     target = objects["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == (
         "Deployment",
@@ -109,7 +113,7 @@ def test_uvicorn_is_pid_1_with_a_bounded_graceful_shutdown(container: Container)
 def test_probe_paths_and_ports_match_the_app_settings(
     container: Container, objects: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Probes and preStop hit the paths and port the app serves with the manifest's environment."""
+    """Probes hit the app port, preStop and scrapes the management port, with the app's paths."""
     for name, value in container.literal_env().items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
@@ -121,16 +125,30 @@ def test_probe_paths_and_ports_match_the_app_settings(
     assert spec["startupProbe"]["httpGet"]["path"] == settings.live_path
     assert spec["lifecycle"]["preStop"]["httpGet"]["path"] == settings.drain_path
     assert settings.drain_endpoint, "preStop calls the drain path, so the endpoint must be on"
-    for probe in (
-        spec["readinessProbe"],
-        spec["livenessProbe"],
-        spec["startupProbe"],
-        spec["lifecycle"]["preStop"],
-    ):
+    for probe in (spec["readinessProbe"], spec["livenessProbe"], spec["startupProbe"]):
         assert container.port_number(probe["httpGet"]["port"]) == port
+    assert settings.management_port is not None
+    pre_stop = spec["lifecycle"]["preStop"]["httpGet"]
+    assert container.port_number(pre_stop["port"]) == settings.management_port
     service_port = objects["Service"]["spec"]["ports"][0]
     assert container.port_number(service_port["targetPort"]) == port
-    assert objects["ServiceMonitor"]["spec"]["endpoints"][0]["path"] == settings.metrics_path
+    scrape = objects["PodMonitor"]["spec"]["podMetricsEndpoints"][0]
+    assert scrape["path"] == settings.metrics_path
+    assert container.port_number(scrape["port"]) == settings.management_port
+
+
+def test_service_does_not_expose_the_management_port(
+    container: Container, objects: dict[str, dict[str, Any]]
+) -> None:
+    """Only the app port is behind the Service; the NetworkPolicy admits only Prometheus to the other."""
+    management = container.port_number("management")
+    for entry in objects["Service"]["spec"]["ports"]:
+        assert container.port_number(entry["targetPort"]) != management
+    rules = objects["NetworkPolicy"]["spec"]["ingress"]
+    open_rules = [rule for rule in rules if "from" not in rule]
+    assert [port["port"] for rule in open_rules for port in rule["ports"]] == ["http"]
+    guarded = [rule for rule in rules if "from" in rule]
+    assert [port["port"] for rule in guarded for port in rule["ports"]] == ["management"]
 
 
 def test_probe_windows_are_sized_for_a_busy_loop(container: Container) -> None:
@@ -175,6 +193,8 @@ async def test_grace_period_covers_the_whole_shutdown(
     monkeypatch.setenv("SENTIENT_REDIS_URL", redis_proc.url)
     monkeypatch.setenv("SENTIENT_HEALTH_TOKEN", "manifest-test-token")
     monkeypatch.setenv("SENTIENT_HANDLE_SIGNALS", "false")  # in-process: pytest owns signals
+    monkeypatch.setenv("SENTIENT_MANAGEMENT_PORT", str(free_port()))  # not the shipped 9000
+    monkeypatch.setenv("SENTIENT_MANAGEMENT_HOST", "127.0.0.1")
 
     namespace = runpy.run_module("example_app.main", run_name="example_app_manifest_check")
     sentient = namespace["sentient"]

@@ -74,9 +74,11 @@ def test_every_alert_has_severity_and_runbook() -> None:
         assert f"### {name.lower()}" in page, f"docs/operations.md has no section for {name}"
 
 
-def test_rules_select_the_service_monitor_job() -> None:
-    """Every raw-metric selector is scoped to the job the ServiceMonitor produces."""
-    job = kube_objects()["Service"]["metadata"]["name"]
+def test_rules_select_the_pod_monitor_job() -> None:
+    """Every raw-metric selector is scoped to the job the PodMonitor produces."""
+    objects = kube_objects()
+    job_label = objects["PodMonitor"]["spec"]["jobLabel"]
+    job = objects["Deployment"]["spec"]["template"]["metadata"]["labels"][job_label]
     recorded = recorded_names()
     for rule in rules():
         for selector in selectors(rule["expr"]):
