@@ -28,10 +28,12 @@ from starlette.requests import HTTPConnection
 from fastapi_sentient._server import detect_port, server_name
 from fastapi_sentient.component import Component
 from fastapi_sentient.exceptions import SentientError, StartupError
+from fastapi_sentient.health.cgroup import Cgroup
 from fastapi_sentient.health.registry import CheckState, HealthRegistry
 from fastapi_sentient.health.system import CpuCheck, DiskCheck, LoopLagMonitor, MemoryCheck
 from fastapi_sentient.inflight import InFlight
 from fastapi_sentient.lifecycle import Lifecycle, LifecycleState
+from fastapi_sentient.metrics.container import ContainerCollector
 from fastapi_sentient.metrics.http import HttpMetrics
 from fastapi_sentient.metrics.registry import Metrics
 from fastapi_sentient.redact import Redactor
@@ -132,8 +134,11 @@ class Sentient:
         self.loop_lag = LoopLagMonitor(settings.loop_lag_warning, settings.loop_lag_critical)
         self._mounts: RouteIndex | None = None
         self.components: list[Component] = []
+        self.cgroup = Cgroup()
         if settings.system_checks:
             self._register_system_checks()
+            if settings.process_metrics and not self.metrics.multiprocess:
+                self.metrics.registry.register(ContainerCollector(self.cgroup))
 
         from fastapi_sentient.cluster import build_coordinator
         from fastapi_sentient.llm import build_llm
@@ -190,14 +195,14 @@ class Sentient:
         # CPU and loop lag are spiky: three bad runs in a row before they report it
         self.health.add(
             "cpu",
-            CpuCheck(s.cpu_warning, s.cpu_critical),
+            CpuCheck(s.cpu_warning, s.cpu_critical, cgroup=self.cgroup),
             type="system",
             critical=False,
             fail_after=3,
         )
         self.health.add(
             "memory",
-            MemoryCheck(s.memory_warning, s.memory_critical),
+            MemoryCheck(s.memory_warning, s.memory_critical, cgroup=self.cgroup),
             type="system",
             critical=False,
         )

@@ -1,4 +1,8 @@
-"""Built-in system checks: CPU, memory, disk and event-loop lag.
+"""Built-in system checks: CPU (with load average), memory, disk and event-loop lag.
+
+CPU and memory are measured against the container's cgroup limits when it has
+them (see :mod:`fastapi_sentient.health.cgroup`) and against the host only when
+it has none.
 
 They are non-critical by default: a busy CPU says "look at me" (degraded) but
 must not pull every replica out of the load balancer at the same moment.
@@ -7,11 +11,15 @@ must not pull every replica out of the load balancer at the same moment.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 import psutil
 
+from fastapi_sentient.health.cgroup import Cgroup, CpuUsage
 from fastapi_sentient.health.result import CheckResult, HealthStatus
 
 
@@ -23,49 +31,119 @@ def _grade(value: float, warning: float, critical: float) -> HealthStatus:
     return HealthStatus.HEALTHY
 
 
-class CpuCheck:
-    """System-wide CPU utilisation, averaged over the last few runs.
+def load_average() -> dict[str, float]:
+    """The 1, 5 and 15 minute load averages, and the 1-minute one per available core."""
+    one, five, fifteen = psutil.getloadavg()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    cores = cores or psutil.cpu_count() or 1
+    return {"1m": one, "5m": five, "15m": fifteen, "perCore1m": round(one / cores, 3)}
 
-    psutil's non-blocking form measures since the previous call; averaging a short
-    window keeps one busy moment (a deploy, a burst of startups) from reading as a
-    saturated host.
+
+class CpuCheck:
+    """CPU use against the container's quota, or the host's when it has none.
+
+    With a cgroup CPU quota the figure is the container's CPU time over the
+    interval divided by what the quota allows (Δusage / (Δwall × quota)), the
+    number that matters before throttling sets in; throttled periods come along.
+    Without a quota it is psutil's host figure.  Either way a short window of
+    runs is averaged, so one busy moment (a deploy, a burst of startups) does
+    not read as saturation.
     """
 
-    def __init__(self, warning: float, critical: float, window: int = 3) -> None:
+    def __init__(
+        self,
+        warning: float,
+        critical: float,
+        window: int = 3,
+        cgroup: Cgroup | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.warning, self.critical = warning, critical
         self._samples: deque[float] = deque(maxlen=window)
-        psutil.cpu_percent(interval=None)  # prime the counter
+        self._cgroup = cgroup
+        self._clock = clock
+        self._last: tuple[float, CpuUsage] | None = None
+        reading = cgroup.cpu() if cgroup is not None else None
+        if reading is not None and reading.quota_cores:
+            self._last = (clock(), reading)
+        psutil.cpu_percent(interval=None)  # prime the host counter
+
+    def _quota_percent(self) -> tuple[float, dict[str, Any]] | None:
+        reading = self._cgroup.cpu() if self._cgroup is not None else None
+        if reading is None or not reading.quota_cores:
+            return None
+        now, last = self._clock(), self._last
+        self._last = (now, reading)
+        if last is None or now <= last[0]:
+            return None
+        elapsed, previous = now - last[0], last[1]
+        used = max(0.0, reading.usage_seconds - previous.usage_seconds)
+        periods = reading.periods - previous.periods
+        throttled = reading.throttled_periods - previous.throttled_periods
+        return 100.0 * used / (elapsed * reading.quota_cores), {
+            "source": f"cgroup {reading.version}",
+            "quotaCores": reading.quota_cores,
+            "throttledPeriods": throttled,
+            "throttledRatio": round(throttled / periods, 4) if periods > 0 else 0.0,
+        }
 
     async def __call__(self) -> CheckResult:
-        self._samples.append(psutil.cpu_percent(interval=None))
+        measured = self._quota_percent()
+        if measured is None:
+            sample, details = (
+                psutil.cpu_percent(interval=None),
+                {"source": "host", "cores": psutil.cpu_count()},
+            )
+        else:
+            sample, details = measured
+        self._samples.append(sample)
         percent = sum(self._samples) / len(self._samples)
         status = _grade(percent, self.warning, self.critical)
         error = f"CPU at {percent:.1f}%" if status != HealthStatus.HEALTHY else None
         return CheckResult(
             status=status,
-            details={"percent": percent, "cores": psutil.cpu_count()},
+            details={"percent": round(percent, 2), **details, "loadAverage": load_average()},
             error=error,
         )
 
 
 class MemoryCheck:
-    """System memory in use, and this process's resident set."""
+    """Memory in use against the container's limit, or the host's memory when it has none.
 
-    def __init__(self, warning: float, critical: float) -> None:
+    With a cgroup memory limit the figure is the working set (usage less the
+    inactive file cache the kernel can drop — what Kubernetes evicts on) over
+    the limit, so the check degrades and fails before the OOM killer acts.
+    """
+
+    def __init__(self, warning: float, critical: float, cgroup: Cgroup | None = None) -> None:
         self.warning, self.critical = warning, critical
         self._process = psutil.Process()
+        self._cgroup = cgroup
 
     async def __call__(self) -> CheckResult:
-        memory = psutil.virtual_memory()
-        status = _grade(memory.percent, self.warning, self.critical)
+        reading = self._cgroup.memory() if self._cgroup is not None else None
+        host = psutil.virtual_memory()
+        details: dict[str, Any]
+        if reading is not None and reading.limit_bytes and reading.limit_bytes < host.total:
+            percent = 100.0 * reading.working_set_bytes / reading.limit_bytes
+            details = {
+                "source": f"cgroup {reading.version}",
+                "limitBytes": reading.limit_bytes,
+                "usageBytes": reading.usage_bytes,
+                "workingSetBytes": reading.working_set_bytes,
+            }
+        else:
+            percent = host.percent
+            details = {"source": "host", "availableBytes": host.available}
+        status = _grade(percent, self.warning, self.critical)
         return CheckResult(
             status=status,
             details={
-                "percent": memory.percent,
-                "availableBytes": memory.available,
+                "percent": round(percent, 2),
+                **details,
                 "processRssBytes": self._process.memory_info().rss,
             },
-            error=f"memory at {memory.percent:.1f}%" if status != HealthStatus.HEALTHY else None,
+            error=f"memory at {percent:.1f}%" if status != HealthStatus.HEALTHY else None,
         )
 
 
