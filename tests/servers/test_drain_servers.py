@@ -17,6 +17,7 @@ import httpx2
 import pytest
 
 from tests.servers.harness import DrainReport, ServerProcess, drain_scenario
+from tests.support.procs import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -64,17 +65,19 @@ async def test_sigterm_drains_under_server(name: str, workers: int, tmp_path: Pa
 
 
 async def test_hypercorn_worker_processes_warn_and_prestop_drains(tmp_path: Path) -> None:
-    """hypercorn's worker processes never see SIGTERM: a startup WARNING, and /drain from preStop gives 0 failures."""
+    """hypercorn's worker processes never see SIGTERM: a startup WARNING; preStop /drain (management port) gives 0 failures."""
+    management = free_port()
     env = {
         "SENTIENT_SHUTDOWN_DELAY": str(DELAY),
         "SENTIENT_DRAIN_ENDPOINT": "true",
+        "SENTIENT_MANAGEMENT_PORT": str(management),
     }
     server = ServerProcess("hypercorn", 1, tmp_path, env=env)
 
-    async def prestop() -> None:
-        async with httpx2.AsyncClient(base_url=server.url, timeout=30) as client:
-            answer = await client.get("/drain")
-        assert answer.status_code == 200
+    async def prestop() -> None:  # preStop: httpGet {path: /drain, port: management}
+        async with httpx2.AsyncClient(timeout=30) as client:
+            answer = await client.get(f"http://127.0.0.1:{management}/drain")
+        assert answer.status_code == 200, answer.text
 
     try:
         server.start()
