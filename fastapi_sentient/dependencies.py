@@ -86,10 +86,13 @@ which offers the same command methods; the static type stays ``Redis``, so
 
 
 def http_client(name: str) -> Any:
-    """The pooled ``httpx2.AsyncClient`` of provider ``name``, as a route dependency.
+    """The pooled ``httpx2.AsyncClient`` named ``name``, as a route dependency.
 
-    Use it inside ``Annotated`` (or as a parameter default, like ``Depends``)::
+    ``name`` is a client of ``SENTIENT_HTTP_CLIENTS`` (its requests run under its
+    resilience policy) or an LLM provider of ``SENTIENT_LLM_PROVIDERS``.  Use it
+    inside ``Annotated`` (or as a parameter default, like ``Depends``)::
 
+        SearchApi = Annotated[httpx2.AsyncClient, http_client("search")]
         OpenAIHttp = Annotated[httpx2.AsyncClient, http_client("openai")]
 
         async def route(client: OpenAIHttp): ...

@@ -5,7 +5,7 @@ routes reach through :data:`SentientDep`.  Its lifespan wraps the user's:
 our resources start first (so they are usable inside the user's startup) and
 close last, after in-flight requests have drained::
 
-    components start (pools → cluster → LLM) → user lifespan enters → startup tasks
+    components start (pools → cluster → LLM → resilience) → user lifespan enters → startup tasks
     → first health run → signals chained → RUNNING
     ... serving ...
     draining → in-flight drained → shutdown tasks → user lifespan exits
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from fastapi_sentient.llm import LLMRegistry
     from fastapi_sentient.management import ManagementServer
     from fastapi_sentient.pools import PoolRegistry
+    from fastapi_sentient.resilience.registry import ResilienceRegistry
     from fastapi_sentient.tracing import Tracing
 
 logger = logging.getLogger("fastapi_sentient")
@@ -143,6 +144,7 @@ class Sentient:
         from fastapi_sentient.cluster import build_coordinator
         from fastapi_sentient.llm import build_llm
         from fastapi_sentient.pools import build_pools
+        from fastapi_sentient.resilience.registry import ResilienceRegistry
         from fastapi_sentient.tracing import build_tracing
 
         if settings.log_format == "json":
@@ -153,10 +155,13 @@ class Sentient:
         self.tracing: Tracing | None = build_tracing(self)
         if self.tracing is not None:
             self.components.append(self.tracing)
+        # built before the pools and the LLM layer, which guard their calls with it;
+        # started after them, since sharing breaker decisions needs the Redis pool
+        self.resilience: ResilienceRegistry = ResilienceRegistry(self)
         self.pools: PoolRegistry = build_pools(self)
         self.cluster: Coordinator = build_coordinator(self)
         self.llm: LLMRegistry = build_llm(self)
-        self.components.extend([self.pools, self.cluster, self.llm])
+        self.components.extend([self.pools, self.cluster, self.llm, self.resilience])
 
     @property
     def business(self) -> BusinessMetrics:

@@ -12,7 +12,15 @@ import os
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from fastapi_sentient._version import __version__
@@ -119,6 +127,124 @@ class LLMProviderSettings(BaseModel):
         from fastapi_sentient.settings_checks import check_headers, joined
 
         line = joined(check_headers(self.headers, "extra"))
+        if line is not None:
+            raise ValueError(line)
+        return self
+
+
+class PolicySettings(BaseModel):
+    """One resilience policy: breaker, retries and budget, deadline and concurrency limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    breaker: bool = Field(default=True, description="Whether the policy has a circuit breaker.")
+    failure_rate: float = Field(
+        default=0.5, gt=0, le=1, description="Failure rate over the window that opens the breaker."
+    )
+    slow_call_rate: float = Field(
+        default=1.0, gt=0, le=1, description="Slow-call rate over the window that opens it."
+    )
+    slow_call_duration: float = Field(
+        default=10.0, gt=0, description="A call slower than this counts as slow, seconds."
+    )
+    window_size: int = Field(default=20, ge=1, description="Calls in the breaker's window.")
+    window_seconds: float = Field(
+        default=60.0, gt=0, description="Oldest sample the window keeps, seconds."
+    )
+    minimum_calls: int = Field(
+        default=10, ge=1, description="Calls in the window before the breaker may open."
+    )
+    open_duration: float = Field(
+        default=30.0, gt=0, description="Time an open breaker rejects calls, seconds."
+    )
+    half_open_calls: int = Field(
+        default=1, ge=1, description="Probe calls admitted once the open duration has passed."
+    )
+    half_open_max_wait: float = Field(
+        default=60.0, gt=0, description="A probe unfinished after this counts as failed, seconds."
+    )
+    attempts: int = Field(
+        default=3, ge=1, description="Attempts per call, the first included (1: no retry)."
+    )
+    base_delay: float = Field(
+        default=0.2, ge=0, description="First backoff ceiling; doubles per retry, full jitter."
+    )
+    max_delay: float = Field(default=5.0, ge=0, description="Largest backoff, seconds.")
+    retry_after_cap: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest Retry-After honoured, seconds; a longer one is not retried.",
+    )
+    budget_ratio: float = Field(
+        default=0.2, ge=0, description="Retries allowed as a share of calls over 10 s."
+    )
+    budget_min_per_second: float = Field(
+        default=1.0, ge=0, description="Retries per second always allowed by the budget."
+    )
+    deadline: float | None = Field(
+        default=30.0,
+        gt=0,
+        description="Total time of one call, retries and waits included, seconds (null: none).",
+    )
+    attempt_timeout: float | None = Field(
+        default=None, gt=0, description="Time limit of one attempt, seconds (null: the deadline)."
+    )
+    max_concurrency: int | None = Field(
+        default=None, ge=1, description="Calls in flight at once in this process (null: no limit)."
+    )
+    max_wait: float = Field(
+        default=0.0,
+        ge=0,
+        description="How long a call beyond max_concurrency waits for a slot (0: refused at once).",
+    )
+
+
+class HttpClientSettings(BaseModel):
+    """One named client of ``SENTIENT_HTTP_CLIENTS``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(description="Root URL; request paths are relative to it.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers sent with every request (not secrets)."
+    )
+    secret_headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Header → name of the environment variable holding its value (API keys).",
+    )
+    health_path: str | None = Field(
+        default=None,
+        description="Path GET by the health check (2xx healthy); null: no request, breaker only.",
+    )
+    max_connections: int = Field(default=20, ge=1, description="HTTP pool size.")
+    max_keepalive_connections: int = Field(default=10, ge=0, description="Idle connections kept.")
+    keepalive_expiry: float = Field(
+        default=30.0, gt=0, description="Idle connections older than this are closed, seconds."
+    )
+    timeout: float = Field(default=10.0, gt=0, description="Read timeout, seconds.")
+    connect_timeout: float = Field(default=5.0, gt=0, description="Connect timeout, seconds.")
+    pool_timeout: float = Field(
+        default=5.0, gt=0, description="Longest wait for a free connection, seconds."
+    )
+    critical: bool = Field(
+        default=False, description="Whether the client's health check gates readiness."
+    )
+    policy: str | PolicySettings | None = Field(
+        default=None,
+        description="The resilience policy of every request: a name of "
+        "SENTIENT_RESILIENCE_POLICIES, or the policy's settings inline (default: the defaults).",
+    )
+
+    @model_validator(mode="after")
+    def _check_headers(self) -> HttpClientSettings:
+        from fastapi_sentient.settings_checks import check_headers, header_name_problem, joined
+
+        problems = list(check_headers(self.headers, "extra"))
+        for header in self.secret_headers:
+            problem = header_name_problem(header)
+            if problem is not None:
+                problems.append(f"secret header {header!r} {problem}")
+        line = joined(problems)
         if line is not None:
             raise ValueError(line)
         return self
@@ -471,6 +597,27 @@ class SentientSettings(BaseSettings):
         "(fails open: without Redis each process decides alone).",
     )
     llm_breaker_sync_interval: float = Field(
+        default=1.0, gt=0, description="How often shared breaker decisions are read, seconds."
+    )
+    # --- resilience -----------------------------------------------------------------------
+    resilience_policies: dict[str, PolicySettings] = Field(
+        default_factory=dict,
+        description='JSON object: policy name → {"failure_rate", "minimum_calls", "open_duration", '
+        '"attempts", "budget_ratio", "deadline", "max_concurrency", ...} (docs/resilience.md '
+        "lists every key); used by sentient.resilience.guard(name) and named HTTP clients.",
+    )
+    http_clients: dict[str, HttpClientSettings] = Field(
+        default_factory=dict,
+        description='JSON object: name → {"base_url", "headers", "secret_headers": {header: '
+        'ENV_VAR}, "health_path", "policy", "max_connections", "timeout", ...}: pooled httpx2 '
+        "clients for tools and internal APIs, injected with http_client(name).",
+    )
+    resilience_shared: bool = Field(
+        default=True,
+        description="Share the policies' breaker decisions through SENTIENT_REDIS_URL when set "
+        "(fails open: without Redis each process decides alone).",
+    )
+    resilience_sync_interval: float = Field(
         default=1.0, gt=0, description="How often shared breaker decisions are read, seconds."
     )
     llm_prices: dict[str, PriceSetting] = Field(

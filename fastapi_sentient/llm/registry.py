@@ -33,7 +33,6 @@ from fastapi_sentient.llm.types import LLMRequest, LLMResult, Message
 from fastapi_sentient.pools.http import pool_from_settings, probe_ttl
 from fastapi_sentient.resilience.breaker import CircuitBreaker
 from fastapi_sentient.settings import LLMProviderSettings
-from fastapi_sentient.tracing.spans import add_event
 
 if TYPE_CHECKING:
     from fastapi_sentient.sentient import Sentient
@@ -59,17 +58,6 @@ class LLMRegistry:
         self.providers: dict[str, Provider] = {}
         self.routes: dict[str, list[tuple[str, str]]] = {}
         self.started = False
-        self._state_gauge = sentient.metrics.gauge(
-            "circuit_breaker_state",
-            "Circuit breaker state per process: 0 closed, 1 open, 2 half-open.",
-            ("name",),
-            multiprocess_mode="liveall",
-        )
-        self._transitions = sentient.metrics.counter(
-            "circuit_breaker_transitions_total",
-            "Circuit breaker state changes.",
-            ("name", "from_state", "to_state"),
-        )
         self.breaker_config = breaker_config(s)
         self.pipeline = Pipeline(
             metrics=self.metrics,
@@ -197,15 +185,9 @@ class LLMRegistry:
         self.routes[name] = parsed
 
     def _on_transition(self, breaker: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
-        self._state_gauge.labels(breaker.name).set(int(new))
-        if old != new:
-            self._transitions.labels(breaker.name, old.label, new.label).inc()
-            add_event(
-                "circuit_breaker.state_change",
-                {"circuit_breaker.name": breaker.name, "from": old.label, "to": new.label},
-            )
-            if self.shared is not None:
-                self.shared.transitioned(breaker, old, new)
+        self._sentient.resilience.transitioned(breaker, old, new)
+        if old != new and self.shared is not None:
+            self.shared.transitioned(breaker, old, new)
 
     def breakers(self) -> list[CircuitBreaker]:
         """Every breaker, by provider then model."""

@@ -2,8 +2,8 @@
 
 ``build_pools`` creates the pools the settings ask for: SQLAlchemy from
 ``SENTIENT_DATABASE_URL``, Redis from ``SENTIENT_REDIS_URL`` (one primary and
-Sentinel as a ``redis.asyncio.Redis``, Redis Cluster as a ``RedisCluster``) and
-one HTTP pool per LLM provider.  See :mod:`fastapi_sentient.pools.base` for the
+Sentinel as a ``redis.asyncio.Redis``, Redis Cluster as a ``RedisCluster``), one
+HTTP pool per LLM provider and one per named client of ``SENTIENT_HTTP_CLIENTS``.  See :mod:`fastapi_sentient.pools.base` for the
 interface a pool implements and ``docs/pools.md`` for the settings.
 """
 
@@ -63,5 +63,12 @@ def build_pools(sentient: Sentient) -> PoolRegistry:
             raise MissingDependencyError(package, extra) from exc
         registry.register(redis_pool_from_settings(settings))
     register_http_pools(sentient, registry)
+    if settings.http_clients:
+        try:
+            from fastapi_sentient.resilience.http import register_http_clients
+        except ImportError as exc:
+            package, extra = "httpx2", "http"
+            raise MissingDependencyError(package, extra) from exc
+        register_http_clients(sentient, registry)
     install_error_handlers(sentient, database="db" in registry, redis="redis" in registry)
     return registry

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx2
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from fastapi_sentient.pools.registry import PoolRegistry
     from fastapi_sentient.sentient import Sentient
     from fastapi_sentient.settings import LLMProviderSettings
+
+#: Request extension that sends a request past a client's resilience policy (health probes).
+UNGUARDED = "sentient.unguarded"
 
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
@@ -65,6 +69,8 @@ class HttpPool:
     """A provider's pooled ``httpx2.AsyncClient`` (pool kind ``http``)."""
 
     kind = "http"
+    variable = "SENTIENT_LLM_PROVIDERS"
+    """The setting that configures this pool, named in error messages."""
 
     def __init__(
         self,
@@ -82,8 +88,11 @@ class HttpPool:
         probe_ttl: float = 60.0,
         required: bool = True,
         critical: bool = False,
+        wrap_transport: Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport]
+        | None = None,
     ) -> None:
         self.name = name
+        self._wrap = wrap_transport
         self.url = base_url
         self.required = required
         self.critical = critical
@@ -121,12 +130,16 @@ class HttpPool:
             capacity=self.max_connections,
             pool_timeout=self._timeout.pool or 5.0,
             metrics=self.metrics,
+            variable=self.variable,
         )
+        transport: httpx2.AsyncBaseTransport = self._transport
+        if self._wrap is not None:
+            transport = self._wrap(transport)
         self._client = httpx2.AsyncClient(
             base_url=self.url,
             headers=self._headers,
             timeout=self._timeout,
-            transport=self._transport,
+            transport=transport,
         )
 
     async def close(self) -> None:
@@ -146,7 +159,8 @@ class HttpPool:
         return await asyncio.shield(self._probing)
 
     async def _fetch_probe(self) -> httpx2.Response:
-        response = await self.client.get(self.health_path)
+        # a probe reports the dependency; it is not a sample of its breaker
+        response = await self.client.get(self.health_path, extensions={UNGUARDED: True})
         self._probe = (time.monotonic(), response)
         return response
 
@@ -200,7 +214,7 @@ class HttpPool:
         if not 1 <= size <= self.max_connections:
             msg = (
                 f"HTTP pool {self.name!r} can be resized within 1..{self.max_connections}; "
-                "raise max_connections in SENTIENT_LLM_PROVIDERS and restart for more"
+                f"raise max_connections in {self.variable} and restart for more"
             )
             raise PoolResizeError(msg)
         if self._transport is not None:

@@ -59,8 +59,10 @@ class MeteredTransport(httpx2.AsyncBaseTransport):
         capacity: int,
         pool_timeout: float,
         metrics: PoolMetrics,
+        variable: str = "SENTIENT_LLM_PROVIDERS",
     ) -> None:
         self.inner = inner
+        self.variable = variable
         self.name = name
         self.gate = Gate(capacity)
         self.pool_timeout = pool_timeout
@@ -99,7 +101,7 @@ class MeteredTransport(httpx2.AsyncBaseTransport):
             msg = (
                 f"HTTP pool {self.name!r} exhausted: no connection within {wait:g}s "
                 f"({self.gate.in_use} in use of {self.gate.capacity}); raise max_connections "
-                "in SENTIENT_LLM_PROVIDERS or close responses sooner"
+                f"in {self.variable} or close responses sooner"
             )
             raise httpx2.PoolTimeout(msg, request=request) from None
         finally:

@@ -136,6 +136,14 @@ def headers_of(exc: BaseException) -> Mapping[str, str] | None:
     return headers if isinstance(headers, Mapping) else None
 
 
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status an exception carries (``status_code``, or its ``response``'s)."""
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status if isinstance(status, int) else None
+
+
 def _http_library_kind(exc: BaseException) -> str | None:
     """``pool``, ``timeout`` or ``transport`` for httpx/httpx2/httpcore errors, by class name."""
     names = {
@@ -175,10 +183,8 @@ def classify(exc: BaseException) -> Classification:
         return TIMEOUT
     if kind == "transport" or isinstance(exc, ConnectionError):
         return CONNECT
-    status = getattr(exc, "status_code", None)
-    if not isinstance(status, int):
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-    if isinstance(status, int):
+    status = status_of(exc)
+    if status is not None:
         headers = headers_of(exc)
         return classify_status(
             status,
