@@ -48,10 +48,11 @@ class Plan:
     drain_counts: tuple[int, ...]
     drain_hold: float
     profile_requests: int
+    cheap_route_seconds: float
 
 
-FULL = Plan(15, 2000, 1000, 8, 2, 1, 32, 10, 20, (1000, 10000), 20, 3, 2, (10, 100), 1.0, 20000)
-QUICK = Plan(3, 300, 100, 1, 1, 0, 32, 1.0, 1.5, (1000, 10000), 3, 1, 0, (10,), 0.5, 1000)
+FULL = Plan(15, 2000, 1000, 8, 2, 1, 32, 10, 20, (1000, 10000), 20, 3, 2, (10, 100), 1.0, 20000, 8)
+QUICK = Plan(3, 300, 100, 1, 1, 0, 32, 1.0, 1.5, (1000, 10000), 3, 1, 0, (10,), 0.5, 1000, 1)
 
 _started = time.monotonic()
 
@@ -134,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         "probes": lambda: probes.run(
             loader, plan.probe_seconds, plan.paced_probe_seconds, log, _ours_rps(results)
         ),
-        "metrics_scale": lambda: metrics_scale.run(list(plan.series), plan.scrapes, log),
+        "metrics_scale": lambda: metrics_scale.run(
+            list(plan.series), plan.scrapes, log, plan.cheap_route_seconds
+        ),
         "failover": lambda: failover.run(plan.crash_failovers, plan.clean_failovers, log),
         "drain": lambda: drain.run(list(plan.drain_counts), plan.drain_hold, log),
         "profile": lambda: profiling.run(plan.profile_requests, log),

@@ -292,6 +292,13 @@ def _probes(section: dict[str, Any] | None) -> list[str]:
     return out
 
 
+_SCALE_FORMATS = {
+    "text": "text",
+    "openmetrics_gzip": "Prometheus's request: OpenMetrics + gzip",
+    "library_openmetrics_gzip": "the same from prometheus-client's own endpoint",
+}
+
+
 def _scale(section: dict[str, Any] | None) -> list[str]:
     out = ["## /metrics at scale", ""]
     if (reason := _unavailable(section)) is not None:
@@ -299,22 +306,26 @@ def _scale(section: dict[str, Any] | None) -> list[str]:
     assert section is not None
     rows = []
     for size in section["sizes"]:
-        for fmt in ("text", "openmetrics_gzip"):
-            s = size[fmt]
+        for fmt, label in _SCALE_FORMATS.items():
+            s = size.get(fmt)
+            if not s:
+                continue
             rows.append(
                 (
                     s["series"],
-                    fmt.replace("_", " + "),
+                    label,
                     f"{s['bytes']:,}",
                     f"{s['uncompressed_bytes']:,}",
                     _fmt(s["median_ms"], 1),
                     _fmt(s["p90_ms"], 1),
+                    _fmt(s.get("p99_ms"), 1),
                     _fmt(s["max_ms"], 1),
                 )
             )
-    return [
+    lines = [
         *out,
-        f"{section['method']}.",
+        f"{section['method']}. Prometheus's request is Prometheus 3's default: "
+        f"`Accept: {section.get('prometheus_accept', '')}`, `Accept-Encoding: gzip`.",
         "",
         *_table(
             (
@@ -324,11 +335,62 @@ def _scale(section: dict[str, Any] | None) -> list[str]:
                 "bytes uncompressed",
                 "median ms",
                 "p90 ms",
+                "p99 ms",
                 "max ms",
             ),
             rows,
         ),
     ]
+    largest = section["sizes"][-1] if section["sizes"] else {}
+    if largest.get("openmetrics_vs_library") is not None:
+        lines += [
+            f"At {largest['openmetrics_gzip']['series']:,} series Prometheus's scrape takes "
+            f"**{largest['openmetrics_vs_library']:g} ×** the time of prometheus-client's own "
+            f"endpoint (median), and its p99 is {largest['openmetrics_p99_vs_median']:g} × its "
+            "median.",
+            "",
+        ]
+    if largest.get("gzip_levels"):
+        lines += [
+            "gzip of the uncompressed OpenMetrics exposition at each level (in the harness's "
+            "process; zlib releases the GIL while it compresses):",
+            "",
+            *_table(
+                ("level", "median ms", "bytes"),
+                [
+                    (g["level"], _fmt(g["median_ms"], 2), f"{g['bytes']:,}")
+                    for g in largest["gzip_levels"]
+                ],
+            ),
+        ]
+    cheap = largest.get("cheap_route")
+    if cheap:
+        quiet, busy = cheap["without_scrapes"], cheap["during_scrapes"]
+        lines += [
+            f"A cheap route while the exposition renders: {cheap['method']} "
+            f"({cheap['scrapes_during']} scrapes during the second run).",
+            "",
+            *_table(
+                ("cheap route", "requests", "p50 ms", "p99 ms"),
+                [
+                    (
+                        "alone",
+                        quiet["requests"],
+                        _fmt(quiet["latency_p50_ms"], 2),
+                        _fmt(quiet["latency_p99_ms"], 2),
+                    ),
+                    (
+                        "during back-to-back scrapes",
+                        busy["requests"],
+                        _fmt(busy["latency_p50_ms"], 2),
+                        _fmt(busy["latency_p99_ms"], 2),
+                    ),
+                ],
+            ),
+            f"p99 during scrapes ÷ p99 alone: **{cheap['p99_ratio']:g} ×**.",
+            "",
+        ]
+    return lines
 
 
 def _failover(section: dict[str, Any] | None) -> list[str]:

@@ -31,6 +31,7 @@ from fastapi_sentient.exceptions import SentientError, StartupError
 from fastapi_sentient.health.cgroup import Cgroup
 from fastapi_sentient.health.registry import CheckState, HealthRegistry
 from fastapi_sentient.health.system import CpuCheck, DiskCheck, LoopLagMonitor, MemoryCheck
+from fastapi_sentient.heap import freeze_heap
 from fastapi_sentient.inflight import InFlight
 from fastapi_sentient.lifecycle import Lifecycle, LifecycleState
 from fastapi_sentient.metrics.container import ContainerCollector
@@ -268,6 +269,8 @@ class Sentient:
             if lifecycle.state == LifecycleState.STARTING:
                 lifecycle.state = LifecycleState.RUNNING
             self._publish_readiness()
+            if self.settings.gc_freeze:
+                freeze_heap()
             logger.info("%s ready (node %s)", self.settings.service_name, self.node_id)
             state = dict(user_state or {})
             state.setdefault("sentient", self)

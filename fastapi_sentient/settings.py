@@ -380,6 +380,11 @@ class SentientSettings(BaseSettings):
         description="Chain the server's SIGTERM/SIGINT handling (uvicorn, gunicorn, hypercorn, "
         "granian) to drain before the server stops.",
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="After startup, move every object then alive out of the garbage "
+        "collector's reach (gc.freeze()), so later full collections walk only newer objects.",
+    )
 
     # --- metrics --------------------------------------------------------------------------
     metrics_enabled: bool = Field(default=True, description="Serve metrics_path and record.")

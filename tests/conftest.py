@@ -21,6 +21,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             "PROMETHEUS_MULTIPROC_DIR",
         ):
             monkeypatch.delenv(name, raising=False)
+    # The suite builds hundreds of apps in one process: freezing each one's heap
+    # would keep every earlier test's garbage forever (tests/test_heap.py turns it on).
+    monkeypatch.setenv("SENTIENT_GC_FREEZE", "false")
 
 
 @pytest.fixture

@@ -3,6 +3,9 @@
 Each route that has served one request adds its share of series (request
 counter, duration and time-to-first-byte histograms), so the harness grows the
 exposition to a chosen size with real requests rather than synthetic samples.
+``/library-metrics`` serves the same registry through prometheus_client's own
+ASGI app (its OpenMetrics encoder and gzip), the reference the scrape is judged
+against.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client import make_asgi_app
 
 from fastapi_sentient import include_plugin
 
@@ -29,3 +33,4 @@ def build(routes: int) -> FastAPI:
 
 app = build(int(os.environ.get("BENCH_ROUTES", "0")))
 sentient = include_plugin(app)
+app.mount("/library-metrics", make_asgi_app(sentient.metrics.registry))

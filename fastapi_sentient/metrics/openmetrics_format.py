@@ -1,0 +1,255 @@
+"""The OpenMetrics text format, rendered straight from the instruments' values.
+
+Prometheus asks for OpenMetrics by default.  prometheus_client renders it in
+two passes that allocate for every sample: ``collect()`` builds a label
+dictionary and a ``Sample`` for every line, then the encoder re-escapes and
+re-formats every label.  With ten thousand series that is most of a 100 ms
+scrape, and enough garbage to set off full collections.
+
+This encoder reads the values of prometheus_client's own ``Counter``,
+``Gauge``, ``Histogram`` and ``Summary`` children directly and keeps the label
+part of every line (``name{a="1",le="0.5"} ``) from one scrape to the next: a
+scrape formats numbers and joins strings.  Every other collector (process,
+platform, GC, multiprocess, a user's custom one) goes through its ``collect()``
+with the same cached label strings.  The output is the same bytes as
+prometheus_client's ``openmetrics.exposition.generate_latest`` (a test compares
+them for every metric type); anything it does not expect — a name outside the
+legacy character set, a native histogram, a misplaced exemplar — makes the
+whole scrape fall back to the library's encoder.
+
+:meth:`OpenMetricsEncoder.chunks` yields the exposition a piece at a time, so
+the endpoint can render on the event loop and let other requests run between
+pieces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+from prometheus_client import Counter, Gauge, Histogram, Summary, utils
+from prometheus_client import metrics as client_metrics
+from prometheus_client.registry import Collector
+
+# Names the library writes unchanged under every escaping scheme (no ``:``, which
+# the underscores scheme rewrites in sample names but not in ``# HELP``).
+_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_go_float = cast("Callable[[float], str]", utils.floatToGoString)
+_MAX_CACHED = 200_000
+#: Children rendered between two yields of :meth:`OpenMetricsEncoder.chunks`.
+CHUNK_CHILDREN = 8
+
+
+class Fallback(Exception):
+    """Something only the library's encoder renders (or rejects) correctly."""
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def _exemplar(exemplar: Any) -> str:
+    labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(exemplar.labels.items()))
+    if exemplar.timestamp is not None:
+        return f" # {{{labels}}} {_go_float(exemplar.value)} {exemplar.timestamp}"
+    return f" # {{{labels}}} {_go_float(exemplar.value)}"
+
+
+def _valid_exemplar(kind: str, family: str, sample: str) -> bool:
+    if kind == "counter":
+        return sample.endswith("_total")
+    if kind == "gaugehistogram":
+        return sample.endswith("_bucket")
+    if kind == "histogram":
+        return sample.endswith("_bucket") or sample == family
+    return False
+
+
+class OpenMetricsEncoder:
+    """Renders a registry in OpenMetrics 1.0.0, reusing label strings across scrapes."""
+
+    def __init__(self) -> None:
+        self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        # id(child) → (child, its line prefixes); holding the child keeps its id unique.
+        self._plans: dict[int, tuple[Any, tuple[str, ...]]] = {}
+
+    # --- label strings --------------------------------------------------------------------
+
+    def _prefix(self, name: str, labels: dict[str, str]) -> str:
+        key = (name, tuple(labels.items()))
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            if not _NAME.match(name):
+                raise Fallback
+            if labels:
+                parts = []
+                for label, value in sorted(labels.items()):
+                    if not _NAME.match(label):
+                        raise Fallback
+                    parts.append(f'{label}="{_escape(value)}"')
+                prefix = f"{name}{{{','.join(parts)}}} "
+            else:
+                prefix = f"{name} "
+            if len(self._prefixes) >= _MAX_CACHED:
+                self._prefixes.clear()  # unbounded user labels: stay correct, just slower
+            self._prefixes[key] = prefix
+        return prefix
+
+    def _plan(self, child: Any, name: str, labels: dict[str, str]) -> tuple[str, ...]:
+        cached = self._plans.get(id(child))
+        if cached is not None and cached[0] is child:
+            return cached[1]
+        prefix = self._prefix
+        plan: tuple[str, ...]
+        if isinstance(child, Histogram):
+            buckets = tuple(
+                prefix(name + "_bucket", {**labels, "le": _go_float(bound)})
+                for bound in child._upper_bounds
+            )
+            tail = tuple(prefix(name + s, labels) for s in ("_count", "_sum", "_created"))
+            plan = buckets + tail
+        elif isinstance(child, Counter):
+            plan = (prefix(name + "_total", labels), prefix(name + "_created", labels))
+        elif isinstance(child, Summary):
+            plan = tuple(prefix(name + s, labels) for s in ("_count", "_sum", "_created"))
+        else:
+            plan = (prefix(name, labels),)
+        if len(self._plans) >= _MAX_CACHED:
+            self._plans.clear()
+        self._plans[id(child)] = (child, plan)
+        return plan
+
+    # --- families -------------------------------------------------------------------------
+
+    @staticmethod
+    def _header(name: str, documentation: str, kind: str, unit: str) -> str:
+        if not _NAME.match(name):
+            raise Fallback
+        head = f"# HELP {name} {_escape(documentation)}\n# TYPE {name} {kind}\n"
+        if unit:
+            head += f"# UNIT {name} {unit}\n"
+        return head
+
+    def _direct(self, collector: Any, out: list[str]) -> Iterator[None]:
+        """A prometheus_client instrument, from its children's values; yields between chunks."""
+        family = collector._get_metric()
+        name, kind = family.name, family.type
+        out.append(self._header(name, family.documentation, kind, family.unit))
+        if collector._is_parent():
+            with collector._lock:
+                children = list(collector._metrics.items())
+            names = collector._labelnames
+        else:
+            children = [((), collector)]
+            names = ()
+        created = client_metrics._use_created
+        go = _go_float
+        for count, (values, child) in enumerate(children, start=1):
+            labels = dict(zip(names, values, strict=True))
+            if "_child_samples" in vars(child):  # a gauge with set_function
+                self._samples(kind, name, labels, child._child_samples(), out)
+                continue
+            plan = self._plan(child, name, labels)
+            if kind == "histogram":
+                bounds = len(child._upper_bounds)
+                acc = 0.0
+                for index, bucket in enumerate(child._buckets):
+                    acc += bucket.get()
+                    exemplar = bucket.get_exemplar()
+                    line = plan[index] + go(acc)
+                    out.append(line + _exemplar(exemplar) + "\n" if exemplar else line + "\n")
+                out.append(plan[bounds] + go(acc) + "\n")
+                if child._upper_bounds[0] >= 0:
+                    out.append(plan[bounds + 1] + go(child._sum.get()) + "\n")
+                if created:
+                    out.append(plan[bounds + 2] + go(child._created) + "\n")
+            elif kind == "counter":
+                exemplar = child._value.get_exemplar()
+                line = plan[0] + go(child._value.get())
+                out.append(line + _exemplar(exemplar) + "\n" if exemplar else line + "\n")
+                if created:
+                    out.append(plan[1] + go(child._created) + "\n")
+            elif kind == "summary":
+                out.append(plan[0] + go(child._count.get()) + "\n")
+                out.append(plan[1] + go(child._sum.get()) + "\n")
+                if created:
+                    out.append(plan[2] + go(child._created) + "\n")
+            else:
+                out.append(plan[0] + go(child._value.get()) + "\n")
+            if count % CHUNK_CHILDREN == 0:
+                yield
+
+    def _samples(
+        self, kind: str, family: str, labels: dict[str, str], samples: Any, out: list[str]
+    ) -> None:
+        """Samples of a child (``_child_samples`` shape), under the child's labels."""
+        for sample in samples:
+            merged = {**labels, **sample[1]} if sample[1] else labels
+            self._line(kind, family, family + sample[0], merged, sample, out)
+
+    def _line(
+        self,
+        kind: str,
+        family: str,
+        name: str,
+        labels: dict[str, str],
+        sample: Any,
+        out: list[str],
+    ) -> None:
+        _suffix, _labels, value, timestamp, exemplar, native = sample
+        if native:
+            raise Fallback
+        line = self._prefix(name, labels)
+        if value is not None:
+            line += _go_float(value)
+        if timestamp is not None:
+            line += f" {timestamp}"
+        if exemplar:
+            if not _valid_exemplar(kind, family, name):
+                raise Fallback
+            line += _exemplar(exemplar)
+        out.append(line + "\n")
+
+    def _generic(self, collector: Collector, out: list[str]) -> None:
+        for metric in collector.collect():
+            out.append(self._header(metric.name, metric.documentation, metric.type, metric.unit))
+            kind, family = metric.type, metric.name
+            for sample in metric.samples:
+                self._line(kind, family, sample.name, sample.labels, sample, out)
+
+    # --- the registry ---------------------------------------------------------------------
+
+    def chunks(self, registry: Collector) -> Iterator[str]:
+        """The exposition of ``registry`` in pieces; raises :class:`Fallback` when it cannot."""
+        collectors = _collectors(registry)
+        if collectors is None:
+            raise Fallback
+        out: list[str] = []
+        for collector in collectors:
+            if type(collector) in _DIRECT:
+                for _ in self._direct(collector, out):
+                    yield "".join(out)
+                    out.clear()
+            else:
+                self._generic(collector, out)
+            yield "".join(out)
+            out.clear()
+        yield "# EOF\n"
+
+    def render(self, registry: Collector) -> bytes:
+        """The whole exposition; the same bytes as prometheus_client's OpenMetrics encoder."""
+        return "".join(self.chunks(registry)).encode("utf-8")
+
+
+_DIRECT = (Counter, Gauge, Histogram, Summary)
+
+
+def _collectors(registry: Any) -> list[Any] | None:
+    """The registry's collectors in collection order, or None when we cannot list them."""
+    names = getattr(registry, "_collector_to_names", None)
+    lock = getattr(registry, "_lock", None)
+    if names is None or lock is None or getattr(registry, "_target_info", None):
+        return None
+    with lock:
+        return list(names)
