@@ -63,6 +63,11 @@ class Keys:
         return self.prefix + "nodes"
 
     @property
+    def roster(self) -> str:
+        """STRING: bumped whenever a member joins, leaves or changes its document."""
+        return self.prefix + "roster"
+
+    @property
     def services(self) -> str:
         """HASH service id → service document (JSON)."""
         return self.prefix + "services"

@@ -8,8 +8,12 @@ heartbeat interval, atomic) only deletes the dead and writes one ``node-left``
 per departure.
 
 Events: this node emits ``node_joined`` / ``node_left`` once per
-``(node, incarnation)`` it observes, from the group's stream and from a full
-member list reconciled every interval (so a missed message corrects itself).
+``(node, incarnation)`` it observes, from the group's stream and from the full
+member list (so a missed message corrects itself).  Reading that list costs
+O(N) per node, so the heartbeat loop reads it only when it changed: a roster
+version, bumped by every join, leave and document change, and the count of
+members past the TTL are read every interval in O(log N), and the list only
+when either moved.
 An incarnation that was removed never comes back: a node that finds itself
 evicted (it was paused past the TTL, or the store lost its data) takes a new
 incarnation before re-announcing itself.
@@ -56,6 +60,7 @@ class Membership:
         self._departed: set[tuple[str, str]] = set()
         self._departed_order: deque[tuple[str, str]] = deque()
         self.live: list[NodeRecord] = []
+        self._roster: tuple[int, int] | None = None
 
     # --- this node ---------------------------------------------------------------------------
 
@@ -112,6 +117,14 @@ class Membership:
         for node in [n for n in self._known if n not in present]:
             self._left(node, self._known[node], "gone")
         self.live = sorted(live, key=lambda r: r.node_id)
+        return self.live
+
+    async def sync(self) -> list[NodeRecord]:
+        """The live members, re-read only when the roster changed since the last read."""
+        roster = await self._store.roster()
+        if roster != self._roster:
+            await self.refresh()
+            self._roster = roster  # read before the list: a change in between reads again
         return self.live
 
     async def reap(self) -> list[str]:

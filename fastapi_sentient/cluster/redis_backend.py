@@ -197,7 +197,7 @@ class RedisCoordinator(Coordinator):
                     await services.reassert()
                 await membership.reap()
                 await watcher.poll()  # stream first: departures keep their recorded reason
-                live = await membership.refresh()
+                live = await membership.sync()
             except ClusterUnavailableError as exc:
                 self._beat_log.failure(exc)
                 self._set_connected(False, str(exc))

@@ -96,7 +96,7 @@ return {h[1], h[2] or '', h[3] or '0', redis.call('HGET', KEYS[2], h[1]) or '',
         redis.call('ZSCORE', KEYS[3], h[1]) or ''}
 """
 
-# KEYS: members nodes boot holdoff events services
+# KEYS: members nodes boot holdoff events services roster
 # ARGV: node inc doc must_exist gen lease_ms maxlen
 HEARTBEAT = (
     _COMMON
@@ -104,7 +104,8 @@ HEARTBEAT = (
 local gen = ensure_boot(KEYS[3], KEYS[4], KEYS[5], ARGV[5], ARGV[6], ARGV[7])
 local now = now_ms()
 local present = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local stored_inc = inc_of(redis.call('HGET', KEYS[2], ARGV[1]))
+local stored = redis.call('HGET', KEYS[2], ARGV[1])
+local stored_inc = inc_of(stored)
 if ARGV[4] == '1' and (not present or stored_inc ~= ARGV[2]) then
   return {'evicted', gen, int(now)}
 end
@@ -118,7 +119,10 @@ elseif stored_inc ~= ARGV[2] then
   joined = true
 end
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+if stored ~= ARGV[3] then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+  redis.call('INCR', KEYS[7])
+end
 if joined then
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*',
              'type', 'node-joined', 'node', ARGV[1], 'inc', ARGV[2])
@@ -128,7 +132,7 @@ return {'ok', gen, int(now)}
 """
 )
 
-# KEYS: members nodes services events   ARGV: node_ttl_ms limit maxlen
+# KEYS: members nodes services events roster   ARGV: node_ttl_ms limit maxlen
 REAP = (
     _COMMON
     + """
@@ -146,11 +150,12 @@ for _, id in ipairs(ids) do
   dead[id] = true
 end
 drop_services(KEYS[3], function(s) return dead[s.node] end)
+redis.call('INCR', KEYS[5])
 return ids
 """
 )
 
-# KEYS: members nodes services events   ARGV: node inc maxlen
+# KEYS: members nodes services events roster   ARGV: node inc maxlen
 LEAVE = (
     _COMMON
     + """
@@ -160,6 +165,7 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 drop_services(KEYS[3], function(s) return s.node == ARGV[1] end)
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
            'type', 'node-left', 'node', ARGV[1], 'inc', ARGV[2], 'reason', 'shutdown')
+redis.call('INCR', KEYS[5])
 return 1
 """
 )
@@ -178,6 +184,18 @@ for i = 1, #entries, 2 do
   out[#out + 1] = redis.call('HGET', KEYS[2], entries[i]) or ''
 end
 return out
+"""
+)
+
+# KEYS: members roster   ARGV: node_ttl_ms
+# What the member list's readers need to know whether to read it again, in
+# O(log N): the roster version and how many members have missed the TTL.
+ROSTER = (
+    _COMMON
+    + """
+local cutoff = now_ms() - tonumber(ARGV[1])
+return {redis.call('GET', KEYS[2]) or '0',
+        redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. int(cutoff))}
 """
 )
 

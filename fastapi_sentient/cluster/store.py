@@ -75,6 +75,7 @@ class Store:
                 "REAP",
                 "LEAVE",
                 "LIST",
+                "ROSTER",
                 "UNREGISTER",
                 "DISCOVER",
                 "SET_CONFIG",
@@ -188,7 +189,7 @@ class Store:
         k = self.keys
         reply = await self._run(
             "HEARTBEAT",
-            (k.members, k.nodes, k.boot, k.holdoff, k.events, k.services),
+            (k.members, k.nodes, k.boot, k.holdoff, k.events, k.services, k.roster),
             (
                 node,
                 incarnation,
@@ -206,7 +207,7 @@ class Store:
         k = self.keys
         reply = await self._run(
             "REAP",
-            (k.members, k.nodes, k.services, k.events),
+            (k.members, k.nodes, k.services, k.events, k.roster),
             (self.node_ttl_ms, REAP_LIMIT, self.maxlen),
         )
         return [str(x) for x in reply]
@@ -216,7 +217,7 @@ class Store:
         k = self.keys
         reply = await self._run(
             "LEAVE",
-            (k.members, k.nodes, k.services, k.events),
+            (k.members, k.nodes, k.services, k.events, k.roster),
             (node, incarnation, self.maxlen),
             timeout,
         )
@@ -232,6 +233,12 @@ class Store:
             (str(rest[i]), float(rest[i + 1]), str(rest[i + 2])) for i in range(0, len(rest), 3)
         ]
         return now, entries
+
+    async def roster(self) -> tuple[int, int]:
+        """The roster version and the number of members past the node TTL."""
+        k = self.keys
+        reply = await self._run("ROSTER", (k.members, k.roster), (self.node_ttl_ms,))
+        return int(reply[0]), int(reply[1])
 
     # --- services -------------------------------------------------------------------------------
 

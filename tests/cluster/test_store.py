@@ -130,6 +130,65 @@ async def test_member_list_reports_liveness_by_server_time(store: Store) -> None
     assert now - by_node["b"] > 1000
 
 
+async def test_roster_moves_on_joins_documents_and_departures_only(store: Store) -> None:
+    """The roster version ignores plain heartbeats; the stale count follows the TTL."""
+    assert await store.roster() == (0, 0)
+    await store.heartbeat("a", "1", '{"node":"a","inc":"1"}', must_exist=False)
+    joined = await store.roster()
+    assert joined[0] > 0
+    for _ in range(3):
+        await store.heartbeat("a", "1", '{"node":"a","inc":"1"}', must_exist=True)
+    assert await store.roster() == joined  # nothing changed but the heartbeat time
+    await store.heartbeat("a", "1", '{"node":"a","inc":"1","status":"degraded"}', must_exist=True)
+    changed = await store.roster()
+    assert changed[0] > joined[0]
+    await store.heartbeat("b", "1", '{"node":"b","inc":"1"}', must_exist=False)
+    await store.client.zadd(KEYS.members, {"b": 1})  # b's last heartbeat long ago
+    stale = await store.roster()
+    assert stale[1] == 1
+    assert await store.reap() == ["b"]
+    reaped = await store.roster()
+    assert reaped[1] == 0
+    assert reaped[0] > stale[0]
+    assert await store.leave("a", "1") is True
+    assert (await store.roster())[0] > reaped[0]
+
+
+async def test_membership_rereads_the_list_only_when_the_roster_moved(store: Store) -> None:
+    """sync() costs one O(log N) read per heartbeat; the O(N) list only follows changes."""
+    from fastapi_sentient.cluster.events import EventBus
+    from fastapi_sentient.cluster.membership import Membership
+    from fastapi_sentient.cluster.model import NodeRecord
+
+    class CountingStore(Store):
+        lists = 0
+
+        async def list_members(self) -> tuple[float, list[tuple[str, float, str]]]:
+            CountingStore.lists += 1
+            return await super().list_members()
+
+    counting = CountingStore(store.client, KEYS, timeout=0.5, lease_ms=1000, node_ttl_ms=1000)
+    membership = Membership(
+        counting,
+        EventBus(),
+        lambda inc: NodeRecord(node_id="a", incarnation=inc, address="h", port=1, version="1"),
+        node_ttl=1.0,
+    )
+    await membership.heartbeat()
+    assert [m.node_id for m in await membership.sync()] == ["a"]
+    assert CountingStore.lists == 1
+    for _ in range(5):
+        await membership.heartbeat()
+        await membership.sync()
+    assert CountingStore.lists == 1
+    await counting.heartbeat("b", "1", '{"node":"b","inc":"1"}', must_exist=False)
+    assert [m.node_id for m in await membership.sync()] == ["a", "b"]
+    assert CountingStore.lists == 2
+    await counting.client.zadd(KEYS.members, {"b": 1})  # b stops beating
+    assert [m.node_id for m in await membership.sync()] == ["a"]
+    assert CountingStore.lists == 3
+
+
 async def test_config_compare_and_set_bumps_the_version_once(store: Store) -> None:
     """SET_CONFIG applies only on the expected version and logs and publishes the new one."""
     assert await store.set_config(0, '{"a":1}') == (True, 1)
