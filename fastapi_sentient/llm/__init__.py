@@ -19,6 +19,7 @@ from fastapi_sentient.llm.errors import (
     ProviderTimeoutError,
     RetryBudgetExhaustedError,
     ThrottledError,
+    UnsupportedRequestError,
 )
 from fastapi_sentient.llm.outcome import Outcome, classify
 from fastapi_sentient.llm.pricing import ModelPrice, PriceTable
@@ -28,7 +29,16 @@ from fastapi_sentient.llm.registry import LLMRegistry
 from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
 from fastapi_sentient.llm.sdk_stream import SDKStream
 from fastapi_sentient.llm.stream import LLMStream
-from fastapi_sentient.llm.types import LLMRequest, LLMResult, Message, Usage
+from fastapi_sentient.llm.types import (
+    LLMRequest,
+    LLMResult,
+    Message,
+    ResponseSchema,
+    StopReason,
+    Tool,
+    ToolCall,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from fastapi_sentient.sentient import Sentient
@@ -55,11 +65,16 @@ __all__ = [
     "ProviderConnectionError",
     "ProviderError",
     "ProviderTimeoutError",
+    "ResponseSchema",
     "RetryBudget",
     "RetryBudgetExhaustedError",
     "RetryPolicy",
     "SDKStream",
+    "StopReason",
     "ThrottledError",
+    "Tool",
+    "ToolCall",
+    "UnsupportedRequestError",
     "Usage",
     "build_llm",
     "classify",

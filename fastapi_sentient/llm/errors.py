@@ -14,6 +14,7 @@ answers are passed through the plugin's redactor before they become messages::
     ├── PoolExhaustedError          no free connection in the provider's HTTP pool (local)
     ├── RetryBudgetExhaustedError   retries are above their share of traffic; failing fast
     ├── ConcurrencyLimitError       too many LLM calls in flight (in this process, or to a provider)
+    ├── UnsupportedRequestError     a target's wire format cannot express the request (nothing sent)
     └── AllTargetsFailedError       every provider of a fallback route failed
 
 ``CircuitOpenError``, ``ThrottledError`` and ``ConcurrencyLimitError`` are also the
@@ -29,6 +30,20 @@ from fastapi_sentient.resilience import errors as resilience
 
 class NoProviderError(LLMError, LookupError):
     """No provider (or route) matches the request."""
+
+
+class UnsupportedRequestError(LLMError, ValueError):
+    """A target's wire format cannot express part of the request; nothing was sent.
+
+    Raised before the first request of a call when any of its targets (a route's
+    fallbacks included) would have to drop or guess something: a content part,
+    a tool or an option with no equivalent in that format.
+    """
+
+    def __init__(self, message: str, *, provider: str, model: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.model = model
 
 
 class _TargetError(LLMError):

@@ -186,6 +186,8 @@ class Pipeline:
             response_model=completion.response_model,
             finish_reason=completion.finish_reason,
             raw=completion.raw,
+            tool_calls=list(completion.tool_calls),
+            stop_reason=completion.stop_reason,
         )
 
     # --- streams ----------------------------------------------------------------------------

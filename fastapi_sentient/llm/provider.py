@@ -15,6 +15,8 @@ from fastapi_sentient.llm.breaker import (
     CircuitBreaker,
     TransitionListener,
 )
+from fastapi_sentient.llm.content import Untranslatable
+from fastapi_sentient.llm.errors import UnsupportedRequestError
 from fastapi_sentient.llm.metrics import OTHER
 from fastapi_sentient.llm.pricing import PriceTable
 from fastapi_sentient.llm.providers.anthropic import AnthropicAdapter
@@ -106,6 +108,29 @@ class Target:
 
 
 Operation = Callable[[Target], Awaitable[Completion]]
+
+
+def check_translatable(request: LLMRequest, targets: list[Target], *, stream: bool) -> None:
+    """Build ``request`` for every target's wire format; refuse what one cannot express.
+
+    Runs before a call sends anything, so a route whose fallback speaks another
+    format fails at once with what it could not translate, rather than after
+    its first target has failed (or, worse, with a request the other provider
+    rejects).  Adapters without a ``payload`` method are not checked.
+    """
+    for target in targets:
+        build = getattr(target.provider.adapter, "payload", None)
+        if build is None:
+            continue
+        try:
+            build(dataclasses.replace(request, model=target.model), stream=stream)
+        except Untranslatable as exc:
+            provider = target.provider
+            msg = (
+                f"{provider.name}/{target.model} ({provider.adapter.kind} wire format) cannot "
+                f"take {exc}; nothing was sent"
+            )
+            raise UnsupportedRequestError(msg, provider=provider.name, model=target.model) from None
 
 
 def adapter_operation(request: LLMRequest, redact: Callable[[str], str]) -> Operation:

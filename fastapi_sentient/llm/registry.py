@@ -23,13 +23,27 @@ from fastapi_sentient.llm.health import ProvidersCheck
 from fastapi_sentient.llm.metrics import LLMMetrics
 from fastapi_sentient.llm.pipeline import Pipeline
 from fastapi_sentient.llm.pricing import PriceTable, start_price_updates
-from fastapi_sentient.llm.provider import ADAPTERS, Provider, Target, adapter_operation
+from fastapi_sentient.llm.provider import (
+    ADAPTERS,
+    Provider,
+    Target,
+    adapter_operation,
+    check_translatable,
+)
 from fastapi_sentient.llm.providers.base import ProviderAdapter
 from fastapi_sentient.llm.sdk import SDKCalls
 from fastapi_sentient.llm.shared import SharedBreakers
 from fastapi_sentient.llm.stream import LLMStream
 from fastapi_sentient.llm.streaming import adapter_opener
-from fastapi_sentient.llm.types import LLMRequest, LLMResult, Message
+from fastapi_sentient.llm.types import (
+    ContentPart,
+    LLMRequest,
+    LLMResult,
+    Message,
+    ResponseSchema,
+    Tool,
+    ToolChoice,
+)
 from fastapi_sentient.pools.http import pool_from_settings, probe_ttl
 from fastapi_sentient.resilience.breaker import CircuitBreaker
 from fastapi_sentient.settings import LLMProviderSettings
@@ -254,22 +268,35 @@ class LLMRegistry:
         parameters: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
         request: LLMRequest | None = None,
+        system: str | Sequence[ContentPart] | None = None,
+        tools: Sequence[Tool | Mapping[str, Any]] | None = None,
+        tool_choice: ToolChoice | None = None,
+        response_schema: ResponseSchema | Mapping[str, Any] | type | None = None,
     ) -> LLMResult:
         """Ask a provider (or a route) for a whole answer.
 
         ``provider`` names a provider or a route; without it the model picks one.
-        Pass either the seed's ``request`` or its fields.
+        Pass either the seed's ``request`` or its fields.  ``messages`` may hold
+        content parts (text, images); ``system`` is a system prompt (text or
+        text blocks); ``tools`` and ``tool_choice`` offer functions to call, and
+        ``result.tool_calls`` holds the calls asked for; ``response_schema`` (a
+        JSON schema or a Pydantic model) asks for JSON matching it.
 
         Raises:
             NoProviderError: nothing configured serves the request.
+            UnsupportedRequestError: a target's wire format cannot express the
+                request (raised before anything is sent, for every route target).
             CircuitOpenError, ProviderError, ThrottledError, ProviderTimeoutError,
             AllTargetsFailedError: see :mod:`fastapi_sentient.llm.errors`.
         """
         if request is None:
             request = LLMRequest.build(
-                model, messages, max_tokens, temperature, parameters, metadata
-            )
+                model, messages, max_tokens, temperature, parameters, metadata,
+                system=system, tools=tools, tool_choice=tool_choice,
+                response_schema=response_schema,
+            )  # fmt: skip
         route, targets = self.resolve(provider, request.model or None)
+        check_translatable(request, targets, stream=False)
         operation = adapter_operation(request, self._sentient.redact)
         return await self.pipeline.call(targets, operation, route)
 
@@ -284,16 +311,28 @@ class LLMRegistry:
         parameters: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
         request: LLMRequest | None = None,
+        system: str | Sequence[ContentPart] | None = None,
+        tools: Sequence[Tool | Mapping[str, Any]] | None = None,
+        tool_choice: ToolChoice | None = None,
+        response_schema: ResponseSchema | Mapping[str, Any] | type | None = None,
     ) -> LLMStream:
         """Ask for an answer streamed as text chunks: ``async for chunk in sentient.llm.stream(...)``.
 
-        After the loop, ``.result`` holds usage, cost and who served.
+        Takes what :meth:`generate` takes.  After the loop, ``.result`` holds
+        usage, cost, the tool calls (assembled from their streamed pieces) and
+        who served.
+
+        Raises:
+            UnsupportedRequestError: at once, as for :meth:`generate`.
         """
         if request is None:
             request = LLMRequest.build(
-                model, messages, max_tokens, temperature, parameters, metadata
-            )
+                model, messages, max_tokens, temperature, parameters, metadata,
+                system=system, tools=tools, tool_choice=tool_choice,
+                response_schema=response_schema,
+            )  # fmt: skip
         route, targets = self.resolve(provider, request.model or None)
+        check_translatable(request, targets, stream=True)
         opener = adapter_opener(request, self._sentient.redact)
         return LLMStream(self.pipeline.stream(targets, opener, route))
 

@@ -6,14 +6,14 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Self
 
-from fastapi_sentient.llm.types import LLMResult, StreamEvent, Usage
+from fastapi_sentient.llm.types import LLMResult, StopReason, StreamEvent, ToolCall, Usage
 
 if TYPE_CHECKING:
     from fastapi_sentient.llm.provider import Target
 
 
 class LLMStream:
-    """Iterate for text; afterwards ``result`` holds usage, cost and who served.
+    """Iterate for text; afterwards ``result`` holds usage, cost, tool calls and who served.
 
     Stop early with ``await stream.aclose()`` (or leave the loop inside
     ``async with stream:``): the provider connection goes back to the pool
@@ -46,6 +46,8 @@ class LLMStream:
         usage = Usage()
         finish: str | None = None
         response_model: str | None = None
+        stop: StopReason | None = None
+        calls: tuple[ToolCall, ...] = ()
         target: Target | None = None
         async with aclosing(self._events) as events:
             async for target, event in events:
@@ -54,6 +56,8 @@ class LLMStream:
                     usage = event.usage
                 finish = event.finish_reason or finish
                 response_model = event.response_model or response_model
+                stop = event.stop_reason or stop
+                calls = event.tool_calls or calls
                 if event.text:
                     self._parts.append(event.text)
                 yield event
@@ -66,6 +70,8 @@ class LLMStream:
                 model=target.model,
                 response_model=response_model,
                 finish_reason=finish,
+                tool_calls=list(calls),
+                stop_reason=stop,
             )
 
     async def aclose(self) -> None:

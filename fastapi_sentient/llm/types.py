@@ -2,16 +2,159 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
+
+ContentPart = dict[str, Any]
+"""One part of a message's content.
+
+Both wire formats understand ``{"type": "text", "text": ...}`` (with an optional
+Anthropic ``cache_control``) and ``{"type": "image", "url": ...}`` or
+``{"type": "image", "data": <base64>, "media_type": "image/png"}``.  A wire
+format's own parts (OpenAI ``image_url``, ``input_audio``, ``file``; Anthropic
+``image`` with ``source``, ``document``, ``tool_use``, ``tool_result``, ...) are
+translated to the other format where it has an equivalent, and refused before
+sending where it has none.
+"""
 
 
 class Message(TypedDict):
-    """One chat message; ``system`` messages become Anthropic's top-level ``system``."""
+    """One chat message, in the OpenAI chat shape both wire formats are built from.
 
-    role: Literal["system", "user", "assistant"] | str
-    content: str
+    ``system`` messages become Anthropic's top-level ``system``; an
+    ``assistant`` message may carry ``tool_calls`` (:class:`ToolCall` objects or
+    their dicts, in our shape or OpenAI's), and a ``tool`` message answers one by
+    ``tool_call_id`` (Anthropic gets both as ``tool_use`` / ``tool_result`` blocks).
+    """
+
+    role: Literal["system", "user", "assistant", "tool"] | str
+    content: str | list[ContentPart] | None
+    tool_calls: NotRequired[list[Any]]
+    tool_call_id: NotRequired[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A function the model may call: name, description and a JSON schema of its arguments.
+
+    :meth:`parse` also takes OpenAI's ``{"type": "function", "function": {...}}``
+    and Anthropic's ``{"name", "description", "input_schema"}``.  A tool only one
+    format has (an Anthropic server tool such as ``web_search_20250305``, an
+    OpenAI ``custom`` tool) is kept as ``native`` for that format (``native_kind``)
+    and refused by the other.
+    """
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    native: Mapping[str, Any] | None = None
+    native_kind: str | None = None
+    cache_control: Mapping[str, Any] | None = None
+    """Anthropic's prompt-cache marker (OpenAI caches on its own and gets none)."""
+
+    @classmethod
+    def parse(cls, value: Tool | Mapping[str, Any]) -> Tool:
+        """A tool from our shape, OpenAI's or Anthropic's."""
+        if isinstance(value, Tool):
+            return value
+        kind = value.get("type")
+        if kind == "function" and isinstance(value.get("function"), Mapping):
+            function = value["function"]
+            return cls(
+                name=str(function["name"]),
+                description=str(function.get("description") or ""),
+                parameters=function.get("parameters") or {"type": "object", "properties": {}},
+            )
+        if kind in (None, "custom", "function") and "input_schema" in value:
+            return cls(
+                name=str(value["name"]),
+                description=str(value.get("description") or ""),
+                parameters=value["input_schema"],
+                cache_control=value.get("cache_control"),
+            )
+        if kind is None and "name" in value:
+            return cls(
+                name=str(value["name"]),
+                description=str(value.get("description") or ""),
+                parameters=value.get("parameters") or {"type": "object", "properties": {}},
+            )
+        if kind == "custom":  # OpenAI's free-form custom tool
+            name = value.get("custom", {}).get("name", "")
+            return cls(name=str(name), native=value, native_kind="openai")
+        # anything else with a type is one of Anthropic's server tools (web search, ...)
+        return cls(name=str(value.get("name", kind)), native=value, native_kind="anthropic")
+
+
+ToolChoice = Literal["auto", "none", "required"] | Mapping[str, Any]
+"""``auto``, ``none``, ``required`` (some tool) or ``{"name": tool}`` (that tool)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSchema:
+    """Structured output: the answer must be JSON matching ``schema``."""
+
+    schema: Mapping[str, Any]
+    name: str = "response"
+    strict: bool = True
+
+    @classmethod
+    def parse(cls, value: ResponseSchema | Mapping[str, Any] | type) -> ResponseSchema:
+        """From a JSON schema, a Pydantic model class or a :class:`ResponseSchema`."""
+        if isinstance(value, ResponseSchema):
+            return value
+        if isinstance(value, type) and hasattr(value, "model_json_schema"):
+            return cls(schema=value.model_json_schema(), name=value.__name__)
+        if isinstance(value, Mapping):
+            return cls(schema=value)
+        msg = f"response_schema must be a JSON schema or a Pydantic model, not {value!r}"
+        raise TypeError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model asked for: its id, the tool's name and the parsed arguments.
+
+    ``arguments_json`` is the text the model sent; when it is not a JSON object,
+    ``arguments`` is empty and ``parse_error`` says why.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    arguments_json: str = "{}"
+    parse_error: str | None = None
+
+    @classmethod
+    def from_json(cls, id: str, name: str, text: str) -> ToolCall:
+        """A call whose arguments arrived as JSON text (OpenAI, Anthropic streams)."""
+        try:
+            parsed = json.loads(text) if text.strip() else {}
+        except ValueError as exc:
+            return cls(id, name, {}, text, f"arguments are not JSON: {exc}")
+        if not isinstance(parsed, dict):
+            return cls(id, name, {}, text, "arguments are not a JSON object")
+        return cls(id, name, parsed, text)
+
+    def as_message_part(self) -> dict[str, Any]:
+        """This call as an entry of an assistant message's ``tool_calls``."""
+        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+
+
+StopReason = Literal[
+    "end_turn",
+    "max_tokens",
+    "stop_sequence",
+    "tool_calls",
+    "content_filter",
+    "refusal",
+    "pause_turn",
+    "other",
+]
+"""Why the model stopped, the same for both wire formats (``finish_reason`` keeps the raw one)."""
 
 
 @dataclass(slots=True)
@@ -27,6 +170,11 @@ class LLMRequest:
     messages: list[Message]
     parameters: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    system: str | list[ContentPart] | None = None
+    """A system prompt ahead of ``messages``: text, or text blocks (with ``cache_control``)."""
+    tools: list[Tool] = field(default_factory=list)
+    tool_choice: ToolChoice | None = None
+    response_schema: ResponseSchema | None = None
 
     @classmethod
     def build(
@@ -37,6 +185,11 @@ class LLMRequest:
         temperature: float | None = None,
         parameters: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        *,
+        system: str | Sequence[ContentPart] | None = None,
+        tools: Sequence[Tool | Mapping[str, Any]] | None = None,
+        tool_choice: ToolChoice | None = None,
+        response_schema: ResponseSchema | Mapping[str, Any] | type | None = None,
     ) -> LLMRequest:
         """A request from ``generate``'s keyword arguments."""
         params = dict(parameters or {})
@@ -49,6 +202,12 @@ class LLMRequest:
             messages=list(messages or []),
             parameters=params,
             metadata=dict(metadata or {}),
+            system=system if system is None or isinstance(system, str) else list(system),
+            tools=[Tool.parse(tool) for tool in tools or ()],
+            tool_choice=tool_choice,
+            response_schema=None
+            if response_schema is None
+            else ResponseSchema.parse(response_schema),
         )
 
     @property
@@ -112,6 +271,19 @@ class LLMResult:
     duration: float = 0.0
     raw: Any = field(default=None, repr=False)
     """The provider's decoded answer (a dict), or the SDK's response object."""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    stop_reason: StopReason | None = None
+
+    def json(self) -> Any:
+        """The answer parsed as JSON (for calls with a ``response_schema``)."""
+        return json.loads(self.text)
+
+    def message(self) -> Message:
+        """This answer as the assistant message to append for the next turn of an agent loop."""
+        message: Message = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            message["tool_calls"] = [call.as_message_part() for call in self.tool_calls]
+        return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +295,8 @@ class Completion:
     response_model: str | None = None
     finish_reason: str | None = None
     raw: Any = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    stop_reason: StopReason | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,5 +308,8 @@ class StreamEvent:
     response_model: str | None = None
     finish_reason: str | None = None
     done: bool = False
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The tool calls, assembled from their deltas; on the final (``done``) event."""
+    stop_reason: StopReason | None = None
     raw: Any = field(default=None, repr=False)
     """The official SDK's own event, for streams run through ``sentient.llm.sdk``."""

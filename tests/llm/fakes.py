@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.llm.wire_checks import anthropic_problem, openai_problem
 from tests.support.procs import free_port, wait_until
 
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"
@@ -77,6 +78,10 @@ class FakeProvider:
         self.cache_read = 0
         self.cache_write = 0
         self.reasoning = 0
+        self.tool_calls: list[tuple[str, str, dict[str, Any]]] = []
+        """(id, name, arguments) of the tool calls to answer with."""
+        self.problems: list[str] = []
+        """Why request bodies were refused (the wire checks)."""
         self.chunks = ["Hello", ", ", "world"]
         self.chunk_delay = 0.0
         self.echo_key = False
@@ -177,6 +182,15 @@ class FakeProvider:
         self._record(request, body)
         if not self._authorized(request):
             return body, self._error(401, request)
+        check = anthropic_problem if request.url.path.endswith("/messages") else openai_problem
+        problem = check(body)
+        if problem is not None:
+            self.problems.append(problem)
+            error = {
+                "type": "error",
+                "error": {"type": "invalid_request_error", "message": problem},
+            }
+            return body, JSONResponse(error, status_code=400)
         if self.delay:
             await asyncio.sleep(self.delay)
         status = self.script.popleft() if self.script else self.status
@@ -195,6 +209,10 @@ class FakeProvider:
             "prompt_tokens_details": {"cached_tokens": self.cache_read, "audio_tokens": 0},
             "completion_tokens_details": {"reasoning_tokens": self.reasoning, "audio_tokens": 0},
         }
+        calls = [
+            {"id": i, "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
+            for i, n, a in self.tool_calls
+        ]
         if not body.get("stream"):
             return JSONResponse(
                 {
@@ -205,8 +223,12 @@ class FakeProvider:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": "".join(self.chunks)},
-                            "finish_reason": "stop",
+                            "message": {
+                                "role": "assistant",
+                                "content": "".join(self.chunks),
+                                **({"tool_calls": calls} if calls else {}),
+                            },
+                            "finish_reason": "tool_calls" if calls else "stop",
                         }
                     ],
                     "usage": {**usage, "total_tokens": sum(self.usage)},
@@ -223,7 +245,19 @@ class FakeProvider:
                     await self._held()
                 delta = {"content": piece}
                 yield f"data: {json.dumps({**head, 'choices': [{'index': 0, 'delta': delta}]})}\n\n"
-            done = {"index": 0, "delta": {}, "finish_reason": "stop"}
+            for index, (call_id, name, arguments) in enumerate(self.tool_calls):
+                text = json.dumps(arguments)
+                pieces = [text[: len(text) // 2], text[len(text) // 2 :]]
+                head_delta = {"index": index, "id": call_id, "type": "function",
+                              "function": {"name": name, "arguments": ""}}  # fmt: skip
+                deltas = [head_delta] + [
+                    {"index": index, "function": {"arguments": piece}} for piece in pieces
+                ]
+                for delta in deltas:
+                    choice = {"index": 0, "delta": {"tool_calls": [delta]}}
+                    yield f"data: {json.dumps({**head, 'choices': [choice]})}\n\n"
+            finish = "tool_calls" if self.tool_calls else "stop"
+            done = {"index": 0, "delta": {}, "finish_reason": finish}
             yield f"data: {json.dumps({**head, 'choices': [done]})}\n\n"
             yield f"data: {json.dumps({**head, 'choices': [], 'usage': usage})}\n\n"
             yield "data: [DONE]\n\n"
@@ -248,8 +282,14 @@ class FakeProvider:
                     "type": "message",
                     "role": "assistant",
                     "model": model,
-                    "content": [{"type": "text", "text": text}],
-                    "stop_reason": "end_turn",
+                    "content": [
+                        {"type": "text", "text": text},
+                        *(
+                            {"type": "tool_use", "id": i, "name": n, "input": a}
+                            for i, n, a in self.tool_calls
+                        ),
+                    ],
+                    "stop_reason": "tool_use" if self.tool_calls else "end_turn",
                     "stop_sequence": None,
                     "usage": {**inputs, "output_tokens": self.usage[1]},
                 }
@@ -275,9 +315,18 @@ class FakeProvider:
                     {"index": 0, "delta": {"type": "text_delta", "text": piece}},
                 )
             yield event("content_block_stop", {"index": 0})
+            for index, (call_id, name, arguments) in enumerate(self.tool_calls, start=1):
+                block = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
+                yield event("content_block_start", {"index": index, "content_block": block})
+                text = json.dumps(arguments)
+                for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+                    delta = {"type": "input_json_delta", "partial_json": piece}
+                    yield event("content_block_delta", {"index": index, "delta": delta})
+                yield event("content_block_stop", {"index": index})
+            stop = "tool_use" if self.tool_calls else "end_turn"
             yield event(
                 "message_delta",
-                {"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": self.usage[1]}},
+                {"delta": {"stop_reason": stop}, "usage": {"output_tokens": self.usage[1]}},
             )
             yield event("message_stop", {})
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
 
+from fastapi_sentient.llm.content import ANTHROPIC_STOP, ToolCallAssembler, stop_reason
 from fastapi_sentient.llm.errors import ProviderConnectionError, ProviderError
+from fastapi_sentient.llm.providers.anthropic_request import payload
 from fastapi_sentient.llm.providers.base import (
     ProbeResult,
     Redact,
@@ -17,25 +20,12 @@ from fastapi_sentient.llm.providers.base import (
     post_json,
     transport_error,
 )
-from fastapi_sentient.llm.types import Completion, LLMRequest, StreamEvent, Usage
+from fastapi_sentient.llm.types import Completion, LLMRequest, StreamEvent, ToolCall, Usage
 from fastapi_sentient.llm.usage import AnthropicUsage, anthropic_usage
 
 PATH = "messages"
 #: Anthropic requires max_tokens: the default of SENTIENT_LLM_ANTHROPIC_MAX_TOKENS.
 DEFAULT_MAX_TOKENS = 4096
-
-
-def _payload(request: LLMRequest, *, stream: bool, max_tokens: int) -> dict[str, Any]:
-    system = [m["content"] for m in request.messages if m["role"] == "system"]
-    messages = [dict(m) for m in request.messages if m["role"] != "system"]
-    payload: dict[str, Any] = {"model": request.model, "messages": messages}
-    payload.update({k: v for k, v in request.parameters.items() if v is not None})
-    payload.setdefault("max_tokens", max_tokens)
-    if system:
-        payload["system"] = "\n\n".join(system)
-    if stream:
-        payload["stream"] = True
-    return payload
 
 
 def _usage(data: Any) -> Usage | None:
@@ -51,6 +41,10 @@ class AnthropicAdapter:
         """``max_tokens``: sent when a call gives none (Anthropic requires one)."""
         self.max_tokens = max_tokens or DEFAULT_MAX_TOKENS
 
+    def payload(self, request: LLMRequest, *, stream: bool = False) -> dict[str, Any]:
+        """The request body; raises ``Untranslatable`` for what messages cannot take."""
+        return payload(request, stream=stream, max_tokens=self.max_tokens)
+
     async def complete(
         self, client: httpx2.AsyncClient, request: LLMRequest, *, provider: str, redact: Redact
     ) -> Completion:
@@ -58,7 +52,7 @@ class AnthropicAdapter:
         data = await post_json(
             client,
             PATH,
-            _payload(request, stream=False, max_tokens=self.max_tokens),
+            self.payload(request),
             provider=provider,
             model=request.model,
             redact=redact,
@@ -69,12 +63,23 @@ class AnthropicAdapter:
             for b in blocks
             if isinstance(b, dict) and b.get("type") == "text"
         )
+        calls = tuple(
+            ToolCall.from_json(str(b.get("id") or ""), str(b.get("name") or ""), "")
+            if not isinstance(b.get("input"), dict)
+            else ToolCall(
+                str(b.get("id") or ""), str(b.get("name") or ""), b["input"], json.dumps(b["input"])
+            )
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "tool_use"
+        )
         return Completion(
             text=text,
             usage=_usage(data.get("usage")) or Usage(),
             response_model=data.get("model"),
             finish_reason=data.get("stop_reason"),
             raw=data,
+            tool_calls=calls,
+            stop_reason=stop_reason(data.get("stop_reason"), ANTHROPIC_STOP),
         )
 
     async def stream(
@@ -84,7 +89,7 @@ class AnthropicAdapter:
         model = request.model
         try:
             async with client.stream(
-                "POST", PATH, json=_payload(request, stream=True, max_tokens=self.max_tokens)
+                "POST", PATH, json=self.payload(request, stream=True)
             ) as response:
                 if response.status_code >= 400:
                     body = await response.aread()
@@ -92,6 +97,7 @@ class AnthropicAdapter:
                         response, body, provider=provider, model=model, redact=redact
                     )
                 usage = AnthropicUsage()
+                calls = ToolCallAssembler()
                 finish: str | None = None
                 response_model: str | None = None
                 async for event in httpx2.EventSource(response):
@@ -103,10 +109,17 @@ class AnthropicAdapter:
                         message = data.get("message") or {}
                         response_model = message.get("model")
                         usage.merge(message.get("usage"))
+                    elif kind == "content_block_start":
+                        block = data.get("content_block") or {}
+                        if block.get("type") == "tool_use":
+                            index = int(data.get("index", 0))
+                            calls.start(index, block.get("id"), block.get("name"))
                     elif kind == "content_block_delta":
                         delta = data.get("delta") or {}
                         if delta.get("type") == "text_delta" and delta.get("text"):
                             yield StreamEvent(text=str(delta["text"]))
+                        elif delta.get("type") == "input_json_delta":
+                            calls.add(int(data.get("index", 0)), delta.get("partial_json"))
                     elif kind == "message_delta":
                         finish = (data.get("delta") or {}).get("stop_reason") or finish
                         usage.merge(data.get("usage"))
@@ -116,6 +129,8 @@ class AnthropicAdapter:
                             response_model=response_model,
                             finish_reason=finish,
                             done=True,
+                            tool_calls=calls.calls(),
+                            stop_reason=stop_reason(finish, ANTHROPIC_STOP),
                         )
                         return
                     elif kind == "error":

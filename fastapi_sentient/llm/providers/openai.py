@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx2
 
+from fastapi_sentient.llm.content import OPENAI_STOP, ToolCallAssembler, stop_reason
 from fastapi_sentient.llm.errors import ProviderConnectionError
 from fastapi_sentient.llm.providers.base import (
     ProbeResult,
@@ -17,21 +18,24 @@ from fastapi_sentient.llm.providers.base import (
     post_json,
     transport_error,
 )
-from fastapi_sentient.llm.types import Completion, LLMRequest, StreamEvent, Usage
+from fastapi_sentient.llm.providers.openai_request import payload
+from fastapi_sentient.llm.types import Completion, LLMRequest, StreamEvent, ToolCall, Usage
 from fastapi_sentient.llm.usage import openai_usage
 
 PATH = "chat/completions"
 
 
-def _payload(request: LLMRequest, *, stream: bool, max_tokens: int | None) -> dict[str, Any]:
-    payload: dict[str, Any] = {"model": request.model, "messages": list(request.messages)}
-    if max_tokens is not None:
-        payload["max_tokens"] = max_tokens
-    payload.update({k: v for k, v in request.parameters.items() if v is not None})
-    if stream:
-        payload["stream"] = True
-        payload["stream_options"] = {"include_usage": True}
-    return payload
+def _tool_calls(message: dict[str, Any]) -> tuple[ToolCall, ...]:
+    calls = []
+    for item in message.get("tool_calls") or ():
+        function = item.get("function") or {}
+        arguments = function.get("arguments") or ""
+        calls.append(
+            ToolCall.from_json(
+                str(item.get("id") or ""), str(function.get("name") or ""), arguments
+            )
+        )
+    return tuple(calls)
 
 
 def _usage(data: dict[str, Any] | None) -> Usage | None:
@@ -47,6 +51,10 @@ class OpenAIAdapter:
         """``max_tokens``: sent when a call gives none (None: the server's default)."""
         self.max_tokens = max_tokens
 
+    def payload(self, request: LLMRequest, *, stream: bool = False) -> dict[str, Any]:
+        """The request body; raises ``Untranslatable`` for what chat completions cannot take."""
+        return payload(request, stream=stream, max_tokens=self.max_tokens)
+
     async def complete(
         self, client: httpx2.AsyncClient, request: LLMRequest, *, provider: str, redact: Redact
     ) -> Completion:
@@ -54,19 +62,22 @@ class OpenAIAdapter:
         data = await post_json(
             client,
             PATH,
-            _payload(request, stream=False, max_tokens=self.max_tokens),
+            self.payload(request),
             provider=provider,
             model=request.model,
             redact=redact,
         )
         choices = data.get("choices") or [{}]
         message = choices[0].get("message") or {}
+        finish = choices[0].get("finish_reason")
         return Completion(
             text=str(message.get("content") or ""),
             usage=_usage(data.get("usage")) or Usage(),
             response_model=data.get("model"),
-            finish_reason=choices[0].get("finish_reason"),
+            finish_reason=finish,
             raw=data,
+            tool_calls=_tool_calls(message),
+            stop_reason=stop_reason(finish, OPENAI_STOP),
         )
 
     async def stream(
@@ -76,7 +87,7 @@ class OpenAIAdapter:
         model = request.model
         try:
             async with client.stream(
-                "POST", PATH, json=_payload(request, stream=True, max_tokens=self.max_tokens)
+                "POST", PATH, json=self.payload(request, stream=True)
             ) as response:
                 if response.status_code >= 400:
                     body = await response.aread()
@@ -86,6 +97,7 @@ class OpenAIAdapter:
                 usage: Usage | None = None
                 finish: str | None = None
                 response_model: str | None = None
+                calls = ToolCallAssembler()
                 async for event in httpx2.EventSource(response):
                     if event.data.strip() == "[DONE]":
                         yield StreamEvent(
@@ -93,14 +105,24 @@ class OpenAIAdapter:
                             response_model=response_model,
                             finish_reason=finish,
                             done=True,
+                            tool_calls=calls.calls(),
+                            stop_reason=stop_reason(finish, OPENAI_STOP),
                         )
                         return
                     chunk = decode_object(event.data, provider=provider, model=model, redact=redact)
                     response_model = chunk.get("model") or response_model
                     usage = _usage(chunk.get("usage")) or usage
                     for choice in chunk.get("choices") or []:
+                        if choice.get("index", 0) != 0:
+                            continue
                         finish = choice.get("finish_reason") or finish
-                        text = (choice.get("delta") or {}).get("content")
+                        delta = choice.get("delta") or {}
+                        for item in delta.get("tool_calls") or ():
+                            index = int(item.get("index", 0))
+                            function = item.get("function") or {}
+                            calls.start(index, item.get("id"), function.get("name"))
+                            calls.add(index, function.get("arguments"))
+                        text = delta.get("content")
                         if text:
                             yield StreamEvent(text=str(text))
         except httpx2.HTTPError as exc:

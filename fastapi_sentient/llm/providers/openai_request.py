@@ -1,0 +1,154 @@
+"""An :class:`LLMRequest` as an OpenAI chat completions body.
+
+Messages are in OpenAI's shape already; what needs translating are our own
+parts (``image``), Anthropic's (``image`` with ``source``, ``tool_use`` and
+``tool_result`` blocks of messages written for Anthropic) and the tools, tool
+choice and response schema.  Anthropic-only things (``document`` parts,
+server tools, thinking blocks) raise :class:`Untranslatable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi_sentient.llm.content import (
+    Untranslatable,
+    image_of,
+    text_of,
+    tool_calls_of,
+    tool_choice_of,
+)
+from fastapi_sentient.llm.types import LLMRequest, Message, Tool
+
+#: Parts OpenAI chat takes as they are.
+NATIVE_PARTS = frozenset({"image_url", "input_audio", "file", "refusal"})
+
+
+def payload(request: LLMRequest, *, stream: bool, max_tokens: int | None) -> dict[str, Any]:
+    """The chat completions body for ``request``."""
+    messages: list[dict[str, Any]] = []
+    if request.system is not None:
+        messages.append({"role": "system", "content": _content(request.system, "system")})
+    for message in request.messages:
+        messages.extend(_messages(message))
+    body: dict[str, Any] = {"model": request.model, "messages": messages}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    if request.tools:
+        body["tools"] = [_tool(tool) for tool in request.tools]
+    choice = tool_choice_of(request.tool_choice)
+    if choice is not None:
+        mode, name = choice
+        body["tool_choice"] = (
+            {"type": "function", "function": {"name": name}} if mode == "tool" else mode
+        )
+    if request.response_schema is not None:
+        schema = request.response_schema
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {
+                "name": schema.name,
+                "schema": dict(schema.schema),
+                "strict": schema.strict,
+            },
+        }
+    body.update({k: v for k, v in request.parameters.items() if v is not None})
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    if tool.native is not None:
+        if tool.native_kind != "openai":
+            msg = f"the {tool.native_kind} tool {tool.name!r} ({tool.native.get('type')})"
+            raise Untranslatable(msg)
+        return dict(tool.native)
+    function: dict[str, Any] = {"name": tool.name, "parameters": dict(tool.parameters)}
+    if tool.description:
+        function["description"] = tool.description
+    return {"type": "function", "function": function}
+
+
+def _messages(message: Message | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One message, or several: Anthropic tool results become one ``tool`` message each."""
+    role = message.get("role")
+    content = message.get("content")
+    if role == "tool":
+        text = text_of(content)
+        if text is None:
+            msg = "a tool result holding anything but text"
+            raise Untranslatable(msg)
+        return [{"role": "tool", "tool_call_id": message.get("tool_call_id"), "content": text}]
+    if isinstance(content, list) and any(_is(p, "tool_result") for p in content):
+        return _tool_results(role, content)
+    calls = tool_calls_of(message)
+    if isinstance(content, list) and any(_is(p, "tool_use") for p in content):
+        calls += tool_calls_of({"tool_calls": [p for p in content if _is(p, "tool_use")]})
+        content = [p for p in content if not _is(p, "tool_use")]
+    out: dict[str, Any] = {"role": role, "content": _content(content, str(role))}
+    if calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments_json},
+            }
+            for call in calls
+        ]
+        if not out["content"]:
+            out["content"] = None
+    extra = {k: v for k, v in message.items() if k not in ("role", "content", "tool_calls")}
+    out.update(extra)
+    return [out]
+
+
+def _tool_results(role: Any, content: list[Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    rest = []
+    for part in content:
+        if not _is(part, "tool_result"):
+            rest.append(part)
+            continue
+        text = text_of(part.get("content"))
+        if text is None:
+            msg = "a tool result holding anything but text"
+            raise Untranslatable(msg)
+        out.append({"role": "tool", "tool_call_id": part.get("tool_use_id"), "content": text})
+    if rest:
+        out.append({"role": role, "content": _content(rest, str(role))})
+    return out
+
+
+def _is(part: Any, kind: str) -> bool:
+    return isinstance(part, Mapping) and part.get("type") == kind
+
+
+def _content(content: Any, role: str) -> Any:
+    if content is None or isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, str):
+            parts.append({"type": "text", "text": part})
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": part.get("text", "")})
+        elif kind == "image_url":
+            parts.append(dict(part))
+        elif kind == "image":
+            image = image_of(part)
+            assert image is not None
+            url = image.url or f"data:{image.media_type or 'image/png'};base64,{image.data}"
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        elif kind in NATIVE_PARTS:
+            parts.append(dict(part))
+        else:
+            msg = f"a {kind!r} part in a {role} message"
+            raise Untranslatable(msg)
+    if role in ("system", "assistant") and all(p["type"] == "text" for p in parts):
+        return "".join(p["text"] for p in parts) if role == "assistant" else parts
+    return parts
