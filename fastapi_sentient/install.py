@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from fastapi_sentient.exceptions import ConfigurationError
+from fastapi_sentient.exceptions import ConfigurationError, MissingDependencyError
 from fastapi_sentient.health.endpoints import (
     DrainEndpoint,
     HealthEndpoint,
@@ -41,15 +41,22 @@ def include_plugin(app: FastAPI, settings: SentientSettings | None = None) -> Se
     Args:
         app: the FastAPI (or Starlette) application, before it has started.
         settings: explicit settings; by default they are read from ``SENTIENT_*``
-            variables, and invalid ones stop the process with one line naming the
-            variable.
+            variables.
 
     Returns:
         The :class:`Sentient` handle (also at ``app.state.sentient``).
 
     Raises:
         ConfigurationError: the plugin is already installed on this app, or the
-            app has already started.
+            app has already started; with explicit ``settings``, also when they
+            describe something that cannot be built (an LLM route naming an
+            unknown provider, a malformed Redis URL).
+        MissingDependencyError: with explicit ``settings``, a configured feature
+            needs an extra that is not installed (the message names it).
+        SystemExit: with settings read from the environment, for either of the
+            two previous reasons and for any invalid ``SENTIENT_*`` value: one line
+            naming the variable or the extra to install, so a crash-looping pod's
+            last log line says what to fix.  Nothing is installed on ``app``.
     """
     if getattr(app.state, "sentient", None) is not None:
         msg = "include_plugin(app) was already called on this app; call it once"
@@ -57,14 +64,17 @@ def include_plugin(app: FastAPI, settings: SentientSettings | None = None) -> Se
     if getattr(app, "middleware_stack", None) is not None:
         msg = "include_plugin(app) must be called before the app starts serving"
         raise ConfigurationError(msg)
-    if settings is None:
-        try:
+    from_environment = settings is None
+    try:
+        if settings is None:
             settings = load_settings()
-        except ConfigurationError as exc:
-            line = f"fastapi_sentient: {exc}"
-            raise SystemExit(line) from None
-
-    sentient = Sentient(app, settings)
+        sentient = Sentient(app, settings)
+    except (ConfigurationError, MissingDependencyError) as exc:
+        if not from_environment:
+            raise
+        # a crash-looping pod's last log line must say what to fix, without a traceback
+        line = f"fastapi_sentient: {exc}"
+        raise SystemExit(line) from None
     app.state.sentient = sentient
     _wrap_lifespan(app, sentient)
     _wrap_middleware_stack(app, sentient)

@@ -14,20 +14,22 @@ close last, after in-flight requests have drained::
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from fastapi_sentient._missing import MissingExtra
 from fastapi_sentient._server import detect_port, server_name
 from fastapi_sentient.component import Component
-from fastapi_sentient.exceptions import SentientError, StartupError
+from fastapi_sentient.exceptions import MissingDependencyError, SentientError, StartupError
 from fastapi_sentient.health.cgroup import Cgroup
 from fastapi_sentient.health.registry import CheckState, HealthRegistry
 from fastapi_sentient.health.system import CpuCheck, DiskCheck, LoopLagMonitor, MemoryCheck
@@ -143,7 +145,6 @@ class Sentient:
                 self.metrics.registry.register(ContainerCollector(self.cgroup))
 
         from fastapi_sentient.cluster import build_coordinator
-        from fastapi_sentient.llm import build_llm
         from fastapi_sentient.pools import build_pools
         from fastapi_sentient.resilience.registry import ResilienceRegistry
         from fastapi_sentient.tracing import build_tracing
@@ -161,8 +162,35 @@ class Sentient:
         self.resilience: ResilienceRegistry = ResilienceRegistry(self)
         self.pools: PoolRegistry = build_pools(self)
         self.cluster: Coordinator = build_coordinator(self)
-        self.llm: LLMRegistry = build_llm(self)
-        self.components.extend([self.pools, self.cluster, self.llm, self.resilience])
+        self.components.extend([self.pools, self.cluster, self.resilience])
+        self._llm: LLMRegistry | None = None
+        self._components_started = False
+        if settings.llm_providers or settings.llm_routes:
+            self._llm = self._build_llm()
+
+    @property
+    def llm(self) -> LLMRegistry:
+        """The LLM layer; built on first use when no provider is configured."""
+        if self._llm is None:
+            self._llm = self._build_llm()
+        return self._llm
+
+    def _build_llm(self) -> LLMRegistry:
+        # The LLM layer sends through httpx2 (the ``llm`` extra); a service that
+        # configures no provider neither imports it nor needs it installed.
+        if not _installed("httpx2"):
+            if self.settings.llm_providers or self.settings.llm_routes:
+                package, extra = "httpx2", "llm"
+                raise MissingDependencyError(package, extra)
+            return cast("LLMRegistry", MissingExtra("httpx2", "llm"))
+        from fastapi_sentient.llm import build_llm
+
+        registry = build_llm(self)
+        if self._components_started:
+            registry.started = True  # too late to add providers, as for any started registry
+        else:  # after the pools and the cluster, before resilience (as listed above)
+            self.components.insert(self.components.index(self.resilience), registry)
+        return registry
 
     @property
     def business(self) -> BusinessMetrics:
@@ -246,6 +274,8 @@ class Sentient:
                 await self.management.start()
                 stack.push_async_callback(self.management.stop)
             lifecycle.spawn(self.loop_lag.run(), "event-loop-lag")
+            self._components_started = True
+            stack.callback(setattr, self, "_components_started", False)
             try:
                 for component in self.components:
                     await component.start()
@@ -329,6 +359,13 @@ class Sentient:
                 f"SENTIENT_TERMINATION_GRACE_PERIOD={s.termination_grace_period:g}s"
             )
             logger.warning(msg)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a module blocked in sys.modules has no spec
+        return False
 
 
 def get_sentient(source: HTTPConnection | Any) -> Sentient:

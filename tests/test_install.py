@@ -81,6 +81,7 @@ async def test_user_lifespan_runs_inside_ours_with_state() -> None:
     assert seen["state_at_exit"] == "draining"
 
 
+@pytest.mark.filterwarnings("ignore:The on_startup and on_shutdown parameters are deprecated")
 async def test_on_startup_lists_keep_working() -> None:
     """FastAPI's on_startup/on_shutdown handlers still run under the plugin."""
     calls: list[str] = []

@@ -40,8 +40,6 @@ __all__ = [
 
 def build_pools(sentient: Sentient) -> PoolRegistry:
     """The pools configured by ``sentient.settings``, registered in opening order."""
-    from fastapi_sentient.pools.http import register_http_pools
-
     settings = sentient.settings
     registry = PoolRegistry(sentient)
     if settings.database_url:
@@ -62,7 +60,13 @@ def build_pools(sentient: Sentient) -> PoolRegistry:
             package, extra = "redis", "redis"
             raise MissingDependencyError(package, extra) from exc
         registry.register(redis_pool_from_settings(settings))
-    register_http_pools(sentient, registry)
+    if settings.llm_providers:
+        try:
+            from fastapi_sentient.pools.http import register_http_pools
+        except ImportError as exc:
+            package, extra = "httpx2", "llm"
+            raise MissingDependencyError(package, extra) from exc
+        register_http_pools(sentient, registry)
     if settings.http_clients:
         try:
             from fastapi_sentient.resilience.http import register_http_clients
