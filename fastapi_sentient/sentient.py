@@ -176,13 +176,13 @@ class Sentient:
         return self._llm
 
     def _build_llm(self) -> LLMRegistry:
-        # The LLM layer sends through httpx2 (the ``llm`` extra); a service that
-        # configures no provider neither imports it nor needs it installed.
-        if not _installed("httpx2"):
-            if self.settings.llm_providers or self.settings.llm_routes:
-                package, extra = "httpx2", "llm"
-                raise MissingDependencyError(package, extra)
-            return cast("LLMRegistry", MissingExtra("httpx2", "llm"))
+        # The LLM layer sends through httpx2 and prices with genai-prices (the ``llm``
+        # extra); a service that configures no provider neither imports nor needs them.
+        for module, package in (("httpx2", "httpx2"), ("genai_prices", "genai-prices")):
+            if not _installed(module):
+                if self.settings.llm_providers or self.settings.llm_routes:
+                    raise MissingDependencyError(package, "llm")
+                return cast("LLMRegistry", MissingExtra(package, "llm"))
         from fastapi_sentient.llm import build_llm
 
         registry = build_llm(self)
