@@ -1,5 +1,6 @@
 """The example service: its own lifespan, a custom check, startup/shutdown tasks,
-a slow route and an SSE route that end cleanly when the process drains.
+a slow route and an SSE route that end cleanly when the process drains, and an
+agent tool call under resilience policies (``example_app/tools.py``).
 
 Run it with ``make run``; it needs no services and no keys (SQLite, single node).
 """
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from example_app.chat import router as chat_router
+from example_app.tools import tools_router
 from fastapi_sentient import CheckResult, DbSession, HealthStatus, SentientDep, include_plugin
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -130,6 +132,7 @@ async def events(agent_id: str, sentient: SentientDep, count: int = 50) -> Strea
 
 
 api.include_router(agents)
+api.include_router(tools_router(sentient))  # GET /api/agents/{id}/tools/search: guarded tools
 app.include_router(api)
 app.include_router(chat_router)  # POST /chat: SSE from the configured LLM providers
 

@@ -31,7 +31,16 @@ def test_make_run_configuration_serves_every_route(tmp_path: Path) -> None:
         details = client.get("/health").json()["details"]
         # system checks follow the (shared, busy) machine; the service's own checks must pass
         own = {name: d["status"] for name, d in details.items() if d["type"] != "system"}
-        assert own == {"model_cache": "healthy", "db": "healthy", "cluster": "healthy"}
+        assert own == {
+            "model_cache": "healthy",
+            "db": "healthy",
+            "cluster": "healthy",
+            "dependency:vector-db": "healthy",
+        }
+        tool = client.get("/api/agents/a1/tools/search", params={"q": "circuit breaker"})
+        body = tool.json()
+        assert (body["index"][0], body["web"]) == ("doc-breaker", None)
         text = client.get("/metrics").text
     assert 'route="/api/agents/{agent_id}/notes"' in text
     assert "db_pool_" in text
+    assert 'dependency_requests_total{dependency="vector-db",outcome="success"' in text
