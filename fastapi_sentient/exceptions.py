@@ -10,7 +10,8 @@ can catch the whole family with one ``except``::
     ├── StartupError                a startup task or a required resource failed
     ├── PoolError                   connection pool problems
     │   ├── PoolNotFoundError       no pool registered under that name
-    │   └── PoolTimeoutError        no connection within the acquire timeout (answered as 503)
+    │   ├── PoolTimeoutError        no connection within the acquire timeout (answered as 503)
+    │   └── DatabaseTimeoutError    a statement outlived SENTIENT_DB_STATEMENT_TIMEOUT (answered as 504)
     ├── ClusterError                coordination problems (lost leadership, stale fencing token)
     └── LLMError                    provider call failures (see fastapi_sentient.llm.errors)
 """
@@ -59,6 +60,10 @@ class PoolNotFoundError(PoolError, LookupError):
 
 class PoolTimeoutError(PoolError, TimeoutError):
     """No connection became free within the pool's acquire timeout."""
+
+
+class DatabaseTimeoutError(PoolError, TimeoutError):
+    """A database statement ran past ``SENTIENT_DB_STATEMENT_TIMEOUT``, or the server stopped answering."""
 
 
 class ClusterError(SentientError):

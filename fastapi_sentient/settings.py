@@ -432,6 +432,25 @@ class SentientSettings(BaseSettings):
         description="Connections opened at startup (at most db_pool_size); SQLAlchemy keeps "
         "them idle but does not maintain a minimum afterwards.",
     )
+    db_statement_timeout: float = Field(
+        default=30.0,
+        ge=0,
+        description="PostgreSQL statement_timeout, seconds: a statement running longer is "
+        "cancelled by the server and the request answered 504; the driver also gives up 1 s "
+        "later when the server stops answering. 0 turns both off.",
+    )
+    db_idle_in_transaction_timeout: float = Field(
+        default=60.0,
+        ge=0,
+        description="PostgreSQL idle_in_transaction_session_timeout, seconds: a session left idle "
+        "inside an open transaction this long is ended by the server, releasing its locks. 0 = off.",
+    )
+    db_pool_idle_timeout: float = Field(
+        default=300.0,
+        ge=0,
+        description="Pooled connections idle longer than this are closed (keeping "
+        "db_pool_warmup of them), seconds. 0 = never.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="redis://, rediss://, redis+sentinel:// or redis+cluster:// URL; unset means "

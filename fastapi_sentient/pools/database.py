@@ -6,12 +6,22 @@ engine's pool is a metered subclass of SQLAlchemy's own
 ``AsyncAdaptedQueuePool``: SQLAlchemy does the pooling, we only time each
 acquire, count waiting callers and turn its acquire timeout into a
 :class:`DatabasePoolTimeoutError`, which routes answer as 503.
+
+Every wait on the database is bounded.  PostgreSQL gets a ``statement_timeout``
+and an ``idle_in_transaction_session_timeout`` for each session, and the driver
+a command timeout one second longer, for a server that stops answering
+altogether; either way the statement ends as :class:`DatabaseTimeoutError`
+(answered 504) and the connection goes back to the pool — invalidated when the
+server went silent, since resetting it would wait on the same silence.
+Connections idle in the pool longer than the idle timeout are closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,7 +36,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool, StaticPool
 from sqlalchemy.util import greenlet_spawn
 
-from fastapi_sentient.exceptions import ConfigurationError, NotStartedError, PoolTimeoutError
+from fastapi_sentient.exceptions import (
+    ConfigurationError,
+    DatabaseTimeoutError,
+    NotStartedError,
+    PoolTimeoutError,
+)
 from fastapi_sentient.pools.base import (
     PoolMetrics,
     PoolResizeError,
@@ -40,7 +55,15 @@ if TYPE_CHECKING:
 
     from fastapi_sentient.settings import SentientSettings
 
+logger = logging.getLogger("fastapi_sentient.pools")
+
 _DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+#: PostgreSQL's query_canceled: what statement_timeout raises.
+_QUERY_CANCELED = "57014"
+#: Margin of the driver's own timeout over the server's statement_timeout.
+_CLIENT_MARGIN = 1.0
+#: Key of a pooled connection's record info: when it last went back to the pool.
+_IDLE_SINCE = "sentient_idle_since"
 _DRIVERS |= {"sqlite": "sqlite+aiosqlite"}
 
 
@@ -56,6 +79,8 @@ class _PoolState:
     metrics: PoolMetrics
     size: int
     max_overflow: int
+    idle_timeout: float = 0.0
+    keep_idle: int = 0
 
 
 class _MeteredQueuePool(AsyncAdaptedQueuePool):
@@ -89,19 +114,40 @@ class _MeteredQueuePool(AsyncAdaptedQueuePool):
             msg = f"database {state.name!r} is unreachable: {type(error).__name__}: {error}"
             raise PoolUnavailableError(msg, pool=state.name, kind="db") from error
 
-    def close_idle(self) -> int:
-        """Close the connections waiting in the pool (runs inside a greenlet)."""
-        closed = 0
+    def close_idle(self, older_than: float | None = None) -> int:
+        """Close the connections waiting in the pool (runs inside a greenlet).
+
+        With ``older_than``, only those idle longer than that many seconds, and
+        the newest ``keep_idle`` idle connections stay open whatever their age.
+        """
+        records = []
         while True:
             try:
-                record = self._pool.get(False)
+                records.append(self._pool.get(False))
             except Exception:  # sqlalchemy.util.queue.Empty
-                return closed
+                break
+        now = time.monotonic()
+        if older_than is None:
+            close, keep = records, []
+        else:
+            records.sort(key=lambda record: record.info.get(_IDLE_SINCE, now), reverse=True)
+            keep, close = records[: self.state.keep_idle], []
+            for record in records[self.state.keep_idle :]:
+                idle = now - record.info.get(_IDLE_SINCE, now)
+                (close if idle > older_than else keep).append(record)
+        # back in the pool before closing the others (closing awaits the driver)
+        for record in reversed(keep):
+            self._pool.put(record, False)
+        for record in close:
             try:
                 record.close()
             finally:
                 self._dec_overflow()
-            closed += 1
+        return len(close)
+
+
+def _mark_idle(dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
 
 
 def async_url(url: str) -> URL:
@@ -135,6 +181,9 @@ class DatabasePool:
         echo: bool = False,
         required: bool = True,
         critical: bool = True,
+        statement_timeout: float = 30.0,
+        idle_in_transaction_timeout: float = 60.0,
+        idle_timeout: float = 300.0,
         engine_options: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
@@ -143,7 +192,12 @@ class DatabasePool:
         self.critical = critical
         self.metrics = PoolMetrics(name, self.kind)
         self._url = async_url(url)
-        self._state = _PoolState(name, self.metrics, pool_size, max_overflow)
+        self._state = _PoolState(
+            name, self.metrics, pool_size, max_overflow, idle_timeout, max(0, warmup)
+        )
+        self.statement_timeout = statement_timeout
+        self.idle_in_transaction_timeout = idle_in_transaction_timeout
+        self._reaper: asyncio.Task[None] | None = None
         self.pool_timeout = pool_timeout
         self.pool_recycle = pool_recycle
         self.pre_ping = pre_ping
@@ -170,6 +224,9 @@ class DatabasePool:
             echo=settings.db_echo,
             required=settings.db_required,
             critical=settings.db_critical,
+            statement_timeout=settings.db_statement_timeout,
+            idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout,
+            idle_timeout=settings.db_pool_idle_timeout,
         )
 
     # --- the engine -----------------------------------------------------------------------
@@ -217,9 +274,13 @@ class DatabasePool:
                 "pool_recycle": self.pool_recycle,
             }
         if self._url.get_backend_name() == "postgresql":
-            options["connect_args"] = {"timeout": self.connect_timeout}
+            options["connect_args"] = self._postgres_connect_args()
         options |= self.engine_options
         engine = create_async_engine(self._url, **options)
+        event.listen(engine.sync_engine, "handle_error", self._on_error)
+        if self._state.idle_timeout > 0 and not self.is_static:
+            event.listen(engine.sync_engine.pool, "checkin", _mark_idle)
+            event.listen(engine.sync_engine.pool, "checkout", self._refuse_stale)
         metrics = self.metrics
         event.listen(engine.sync_engine.pool, "connect", lambda *_: metrics.connection_created())
         event.listen(engine.sync_engine.pool, "close", lambda *_: metrics.connection_closed())
@@ -227,6 +288,59 @@ class DatabasePool:
             engine.sync_engine.pool, "close_detached", lambda *_: metrics.connection_closed()
         )
         return engine
+
+    def _postgres_connect_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"timeout": self.connect_timeout}
+        if self._url.get_driver_name() != "asyncpg":
+            return args  # other drivers: pass their own options through engine_options
+        server_settings: dict[str, str] = {}
+        if self.statement_timeout > 0:
+            server_settings["statement_timeout"] = str(round(self.statement_timeout * 1000))
+            args["command_timeout"] = self.statement_timeout + _CLIENT_MARGIN
+        if self.idle_in_transaction_timeout > 0:
+            server_settings["idle_in_transaction_session_timeout"] = str(
+                round(self.idle_in_transaction_timeout * 1000)
+            )
+        if server_settings:
+            args["server_settings"] = server_settings
+        return args
+
+    def _on_error(self, context: Any) -> BaseException | None:
+        """Turn a statement timeout (server's or driver's) into :class:`DatabaseTimeoutError`."""
+        original = context.original_exception
+        state = getattr(original, "sqlstate", None)
+        if isinstance(original, TimeoutError):
+            # the server did not answer: resetting the connection would wait on it again
+            context.is_disconnect = True
+            cause = "the database stopped answering"
+        elif state == _QUERY_CANCELED:
+            cause = "the statement was cancelled at the statement timeout"
+        else:
+            return None
+        msg = (
+            f"database {self.name!r}: {cause} "
+            f"(SENTIENT_DB_STATEMENT_TIMEOUT={self.statement_timeout:g}s)"
+        )
+        return DatabaseTimeoutError(msg)
+
+    def _refuse_stale(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        """On checkout, replace a connection that sat idle past the idle timeout."""
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is not None and time.monotonic() - idle_since > self._state.idle_timeout:
+            msg = "idle past SENTIENT_DB_POOL_IDLE_TIMEOUT"
+            raise exc.DisconnectionError(msg)
+
+    async def _reap_idle(self) -> None:
+        """Close connections idle past the idle timeout, checking every half timeout."""
+        timeout = self._state.idle_timeout
+        while True:
+            await asyncio.sleep(max(timeout / 2, 0.05))
+            pool = self._engine.sync_engine.pool if self._engine is not None else None
+            if isinstance(pool, _MeteredQueuePool):
+                # shielded: a close cut halfway by shutdown would leave a half-closed socket
+                closed = await asyncio.shield(greenlet_spawn(pool.close_idle, timeout))
+                if closed:
+                    logger.debug("closed %d connection(s) idle over %gs", closed, timeout)
 
     # --- Pool protocol --------------------------------------------------------------------
 
@@ -241,9 +355,18 @@ class DatabasePool:
             )
             for connection in connections:
                 await connection.execute(text("SELECT 1"))
+        if self._state.idle_timeout > 0 and not self.is_static and self._reaper is None:
+            self._reaper = asyncio.get_running_loop().create_task(
+                self._reap_idle(), name=f"sentient:db-idle:{self.name}"
+            )
 
     async def close(self) -> None:
         """Dispose of the engine; later use raises :class:`NotStartedError`."""
+        reaper, self._reaper = self._reaper, None
+        if reaper is not None:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
         engine, self._engine, self._sessions = self._engine, None, None
         if engine is not None:
             await engine.dispose()

@@ -1,11 +1,15 @@
-"""Pool failures inside routes become 503 with a clear JSON error, never a hang or a bare 500.
+"""Pool failures inside routes become 503 (504 for a statement timeout) with a clear JSON error,
+never a hang or a bare 500.
 
 An exhausted pool raises a :class:`~fastapi_sentient.exceptions.PoolTimeoutError`
 after its acquire timeout; a database or Redis that is down raises the driver's
 connection error.  Both mean "try again later" to the caller, so they are
 answered as ``503`` with ``Retry-After``, and the message (password masked) says
-which pool and what to do.  Handlers are added only for exception classes the
-app has no handler for yet, so a user's own handler always wins.
+which pool and what to do.  A statement cut at ``SENTIENT_DB_STATEMENT_TIMEOUT``
+is a gateway timeout (``504``, ``db_timeout``): the database took too long, and
+retrying the same work at once would not help.  Handlers are added only for
+exception classes the app has no handler for yet, so a user's own handler
+always wins.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from fastapi_sentient.exceptions import PoolTimeoutError
+from fastapi_sentient.exceptions import DatabaseTimeoutError, PoolTimeoutError
 from fastapi_sentient.pools.base import PoolUnavailableError
 
 if TYPE_CHECKING:
@@ -103,6 +107,14 @@ def install_error_handlers(sentient: Sentient, *, database: bool, redis: bool) -
     ]
     if database:
         from sqlalchemy.exc import DBAPIError
+
+        async def database_timeout(request: Request, exc: Exception) -> Response:
+            detail = redact(str(exc))
+            if limiter.allow("db_timeout"):
+                logger.warning("answering 504: %s", detail)
+            return JSONResponse({"error": "db_timeout", "detail": detail}, status_code=504)
+
+        handlers.append((DatabaseTimeoutError, database_timeout))
 
         async def database_error(request: Request, exc: Exception) -> Response:
             if not db_unavailable(exc):
