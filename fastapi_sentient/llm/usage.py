@@ -55,7 +55,7 @@ def openai_usage(usage: Any) -> Usage:
         input_tokens=inputs or 0,
         output_tokens=outputs or 0,
         cache_read_tokens=_int(in_details, "cached_tokens") or 0,
-        # OpenAI bills no cache writes; gateways in front of Anthropic report them here
+        # cache writes: OpenAI's details field, or a gateway's copy of Anthropic's count
         cache_write_tokens=_int(in_details, "cache_write_tokens")
         or _int(usage, "cache_creation_input_tokens")
         or 0,
