@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
@@ -23,6 +24,7 @@ from fastapi_sentient.llm import LLMStream, NoProviderError
 from fastapi_sentient.llm.registry import NOT_CONFIGURED
 
 router = APIRouter()
+log = logging.getLogger("example_app.chat")
 
 
 class ChatRequest(BaseModel):
@@ -32,6 +34,14 @@ class ChatRequest(BaseModel):
     target: str | None = None
     model: str | None = None
     max_tokens: int | None = Field(default=None, ge=1, le=8192)
+
+
+def _public_error(exc: LLMError) -> dict[str, object]:
+    return {
+        "error": "the model provider failed; try again later",
+        "type": type(exc).__name__,
+        "provider": getattr(exc, "provider", None),
+    }
 
 
 def _event(name: str, data: object) -> str:
@@ -55,7 +65,10 @@ async def _sse(stream: LLMStream, draining: asyncio.Event) -> AsyncIterator[str]
             except StopAsyncIteration:
                 break
             except LLMError as exc:
-                yield _event("error", {"error": str(exc)})
+                # the caller is anonymous: who failed and how, never the provider's own
+                # words (they may echo a header or a key); the details go to the log
+                log.warning("chat stream failed: %s", exc)
+                yield _event("error", _public_error(exc))
                 return
             yield f"data: {json.dumps({'text': chunk})}\n\n"
         result = stream.result

@@ -107,6 +107,14 @@ def _install_management(sentient: Sentient) -> None:
     s = sentient.settings
     if s.management_port is None:
         return
+    import importlib.util
+
+    if importlib.util.find_spec("uvicorn") is None:
+        msg = (
+            "SENTIENT_MANAGEMENT_PORT needs uvicorn (the management listener is a uvicorn "
+            "server): pip install uvicorn"
+        )
+        raise ConfigurationError(msg)
     from fastapi_sentient.management import ManagementServer
 
     sentient.management = ManagementServer(

@@ -25,6 +25,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fastapi_sentient.redact import mask_query, redact_all
+
 try:
     from opentelemetry import trace as _trace
 except ImportError:  # the tracing extra is not installed: no trace ids to log
@@ -68,7 +70,19 @@ class JsonFormatter(logging.Formatter):
     ) -> None:
         super().__init__()
         self.service = service
-        self.redact = redact or (lambda text: text)
+        self.redact = redact or redact_all
+
+    def _masked(self, value: Any) -> Any:
+        """An ``extra=`` value with every string inside it masked."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {str(key): self._masked(item) for key, item in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._masked(item) for item in value]
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self.redact(str(value))
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
@@ -88,10 +102,12 @@ class JsonFormatter(logging.Formatter):
         if request_id is not None:
             payload["request_id"] = request_id
         if record.name == "uvicorn.access" and isinstance(record.args, tuple):
-            payload.update(_access_fields(record.args))
+            payload.update(
+                {key: self._masked(value) for key, value in _access_fields(record.args).items()}
+            )
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in payload:
-                payload[key] = value
+                payload[key] = self._masked(value)
         if record.exc_info:
             payload["exception"] = self.redact(self.formatException(record.exc_info))
         elif record.exc_text:
@@ -103,14 +119,18 @@ def _access_fields(args: tuple[Any, ...]) -> dict[str, Any]:
     # uvicorn's access record: (client, method, path with query, http version, status)
     if len(args) != 5:
         return {}
-    client, method, path, version, status = args
-    return {
+    client, method, target, version, status = args
+    path, _, query = mask_query(str(target)).partition("?")
+    fields = {
         "client.address": client,
         "http.request.method": method,
-        "url.path": str(path).split("?", 1)[0],
+        "url.path": path,
         "network.protocol.version": version,
         "http.response.status_code": status,
     }
+    if query:
+        fields["url.query"] = query
+    return fields
 
 
 def configure_json_logging(

@@ -39,7 +39,7 @@ from fastapi_sentient.lifecycle import Lifecycle, LifecycleState
 from fastapi_sentient.metrics.container import ContainerCollector
 from fastapi_sentient.metrics.http import HttpMetrics
 from fastapi_sentient.metrics.registry import Metrics
-from fastapi_sentient.redact import Redactor
+from fastapi_sentient.redact import Redactor, install_log_redaction
 from fastapi_sentient.route_label import RouteIndex
 from fastapi_sentient.settings import SentientSettings
 from fastapi_sentient.signals import SignalDrain, find_server
@@ -69,7 +69,8 @@ class Sentient:
         self.app = app
         self.settings = settings
         self.redact = Redactor()
-        self.redact.add(settings.health_token.get_secret_value() if settings.health_token else None)
+        _register_secrets(self.redact, settings)
+        install_log_redaction(self.redact)
         self.metrics = Metrics(process_collectors=settings.process_metrics)
         self.inflight = InFlight()
         task_seconds = self.metrics.histogram(
@@ -366,6 +367,20 @@ def _installed(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):  # a module blocked in sys.modules has no spec
         return False
+
+
+def _register_secrets(redact: Redactor, settings: SentientSettings) -> None:
+    """Every secret the settings hold, registered before anything can log or show it."""
+    redact.add(settings.health_token.get_secret_value() if settings.health_token else None)
+    redact.add_url(settings.database_url)
+    redact.add_url(settings.redis_url)
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        redact.add(os.environ.get(name))
+    for provider in settings.llm_providers.values():
+        redact.add(provider.api_key.get_secret_value() if provider.api_key else None)
+        redact.add_url(provider.base_url)
+        for value in provider.headers.values():
+            redact.add(value)  # header values are secrets by construction
 
 
 def get_sentient(source: HTTPConnection | Any) -> Sentient:

@@ -690,6 +690,8 @@ class SentientSettings(BaseSettings):
                 management_port=self.management_port,
             ),
             *checks.check_management_port(self.management_port, self.port),
+            *checks.check_url_password("SENTIENT_DATABASE_URL", self.database_url),
+            *checks.check_url_password("SENTIENT_REDIS_URL", self.redis_url),
         ]
         line = checks.joined(found)
         if line is not None:

@@ -184,6 +184,32 @@ def check_management_port(management_port: int | None, port: int | None) -> Iter
         yield "SENTIENT_MANAGEMENT_PORT must differ from SENTIENT_PORT"
 
 
+def check_url_password(variable: str, url: str | None) -> Iterator[str]:
+    """A URL whose password its driver would misread is refused, without quoting it.
+
+    SQLAlchemy splits a raw ``@`` in a password at the first ``@`` (the rest
+    becomes the host, and is printed as one); ``urllib`` and redis-py cannot
+    read a port after a raw ``/`` in a password and quote what they found.
+    """
+    if not url:
+        return
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return
+    authority = rest.rpartition("@")[0]
+    hint = "percent-encode reserved characters in the user and password (@ → %40, / → %2F, : → %3A)"
+    if "@" in authority:
+        yield f"{variable}: the user or password contains a raw '@'; {hint}"
+        return
+    if scheme.lower() in ("redis", "rediss"):
+        from urllib.parse import urlsplit
+
+        try:
+            urlsplit(url).port  # noqa: B018 - reading it is what raises
+        except ValueError:
+            yield f"{variable}: host and port cannot be read; {hint}"
+
+
 def joined(found: Iterable[str]) -> str | None:
     """The problems as one line, or None when there are none."""
     problems = list(found)

@@ -108,6 +108,8 @@ class LLMRegistry:
                 name, entry, probe_ttl=probe_ttl(self._sentient.settings.llm_health_interval)
             )
             self._sentient.redact.add(key)
+            for value in entry.headers.values():
+                self._sentient.redact.add(value)  # header values are secrets by construction
             pools.register(pool)
         s = self._sentient.settings
         genai_name = entry.provider_name or entry.kind

@@ -60,8 +60,29 @@ def _is_openmetrics_1(encoder: Any) -> bool:
     )
 
 
-def _wants_gzip(accept_encoding: str) -> bool:
-    return "gzip" in accept_encoding
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip: listed (or ``*``) with a q-value above 0.
+
+    ``gzip;q=0`` refuses it (RFC 9110 §12.5.3), and an explicit ``gzip`` entry
+    wins over ``*``.
+    """
+    star: float | None = None
+    for item in accept_encoding.split(","):
+        coding, _, params = item.strip().partition(";")
+        coding = coding.strip().lower()
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if coding in ("gzip", "x-gzip"):
+            return quality > 0
+        if coding == "*":
+            star = quality
+    return star is not None and star > 0
 
 
 def _headers(content_type: str, body: bytes, gzipped: bool) -> list[tuple[bytes, bytes]]:
@@ -93,7 +114,7 @@ def render(
         encoder = (text or TextEncoder()).render  # the plain text format, cached label strings
     if body is None:
         body = encoder(registry)
-    gzipped = len(body) >= _GZIP_MIN_BYTES and _wants_gzip(accept_encoding)
+    gzipped = len(body) >= _GZIP_MIN_BYTES and accepts_gzip(accept_encoding)
     if gzipped:
         body = gzip.compress(body, compresslevel=GZIP_LEVEL)
     return body, _headers(content_type, body, gzipped)
@@ -130,7 +151,7 @@ class MetricsEndpoint:
         body = await self._openmetrics()
         if body is None:
             body = await asyncio.to_thread(encoder, self.metrics.registry)
-        gzipped = len(body) >= _GZIP_MIN_BYTES and _wants_gzip(accept_encoding)
+        gzipped = len(body) >= _GZIP_MIN_BYTES and accepts_gzip(accept_encoding)
         if gzipped:
             body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
         return body, _headers(content_type, body, gzipped)

@@ -10,7 +10,6 @@ interface a pool implements and ``docs/pools.md`` for the settings.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from fastapi_sentient.exceptions import MissingDependencyError
 from fastapi_sentient.pools.base import (
@@ -48,11 +47,11 @@ def build_pools(sentient: Sentient) -> PoolRegistry:
         except ImportError as exc:
             package, extra = "sqlalchemy", "db"
             raise MissingDependencyError(package, extra) from exc
-        sentient.redact.add(urlsplit(settings.database_url).password)
+        sentient.redact.add_url(settings.database_url)
         registry.register(DatabasePool.from_settings(settings))
     if settings.redis_url:
         endpoint = parse_redis_url(settings.redis_url)
-        sentient.redact.add(urlsplit(settings.redis_url).password)
+        sentient.redact.add_url(settings.redis_url)
         sentient.redact.add(endpoint.password)
         try:
             from fastapi_sentient.pools.redis import redis_pool_from_settings

@@ -37,6 +37,8 @@ _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 
 Handler = Callable[[Request, Exception], Any]
 
+_NAMES = {"db": "the database", "redis": "Redis", "http": "an HTTP dependency"}
+
 
 class _LogLimiter:
     """One warning per error kind per interval: an outage must not flood the logs."""
@@ -84,18 +86,22 @@ def install_error_handlers(sentient: Sentient, *, database: bool, redis: bool) -
     redact: Redactor = sentient.redact
     limiter = _LogLimiter()
 
+    # The caller may be anyone: the body names the dependency, never its address or
+    # the driver's words; the log line (masked) keeps the details for the operator.
     def unavailable(kind: str, exc: BaseException) -> Response:
         text = str(exc) if isinstance(exc, PoolUnavailableError) else f"{type(exc).__name__}: {exc}"
         detail = redact(" ".join(text.split()))
         if limiter.allow(kind):
             logger.warning("%s unavailable, answering 503: %s", kind, detail)
-        return _response(f"{kind}_unavailable", f"{detail}; retry later")
+        return _response(
+            f"{kind}_unavailable", f"{_NAMES.get(kind, kind)} is unavailable; retry later"
+        )
 
     async def pool_timeout(request: Request, exc: Exception) -> Response:
         detail = redact(str(exc))
         if limiter.allow("pool_exhausted"):
             logger.warning("answering 503: %s", detail)
-        return _response("pool_exhausted", detail)
+        return _response("pool_exhausted", "no free connection to a dependency; retry later")
 
     async def pool_unavailable(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PoolUnavailableError)
