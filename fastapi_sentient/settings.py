@@ -119,6 +119,13 @@ class LLMProviderSettings(BaseModel):
         default="models",
         description="Path of the free health probe under base_url (GET; never a billed call).",
     )
+    warmup: int = Field(
+        default=2,
+        ge=0,
+        description="Connections opened before readiness (that many concurrent GETs of "
+        "health_path, so DNS, TCP and TLS are paid before the first call); at most "
+        "max_keepalive_connections, bounded by twice connect_timeout; a failure only logs. 0 = off.",
+    )
 
     _prices = field_validator("prices")(_check_prices)
 

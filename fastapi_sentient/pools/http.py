@@ -18,6 +18,7 @@ check share one request per interval.  Routes reach a client with the
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from fastapi_sentient.pools.registry import PoolRegistry
     from fastapi_sentient.sentient import Sentient
     from fastapi_sentient.settings import LLMProviderSettings
+
+logger = logging.getLogger("fastapi_sentient.pools")
 
 #: Request extension that sends a request past a client's resilience policy (health probes).
 UNGUARDED = "sentient.unguarded"
@@ -86,6 +89,7 @@ class HttpPool:
         pool_timeout: float = 5.0,
         health_path: str = "models",
         probe_ttl: float = 60.0,
+        warmup: int = 0,
         required: bool = True,
         critical: bool = False,
         wrap_transport: Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport]
@@ -100,6 +104,7 @@ class HttpPool:
         self.max_connections = max_connections
         self.health_path = health_path
         self.probe_ttl = probe_ttl
+        self.warmup = max(0, min(warmup, max_keepalive_connections, max_connections))
         self._headers = dict(headers or {})
         self._limits = httpx2.Limits(
             max_connections=max_connections,
@@ -121,7 +126,7 @@ class HttpPool:
         return self._client
 
     async def open(self) -> None:
-        """Build the client; no I/O, so a provider outage never blocks startup."""
+        """Build the client and warm its connections (bounded: an outage never blocks startup)."""
         if self._client is not None:
             return
         self._transport = MeteredTransport(
@@ -141,6 +146,34 @@ class HttpPool:
             timeout=self._timeout,
             transport=transport,
         )
+        if self.warmup:
+            await self._warm()
+
+    async def _warm(self) -> None:
+        """Open ``warmup`` connections before readiness with concurrent unbilled probes.
+
+        Without this the first calls after a rollout pay DNS, TCP and TLS while
+        ``/ready`` already says 200.  The probes' answer also fills the probe
+        cache, so the first health check costs nothing more.
+        """
+        bound = 2 * (self._timeout.connect or 5.0)
+        failure: str | None = None
+        try:
+            async with asyncio.timeout(bound):
+                results = await asyncio.gather(
+                    *(self._fetch_probe() for _ in range(self.warmup)), return_exceptions=True
+                )
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if errors:
+                failure = f"{type(errors[0]).__name__}: {errors[0]}"
+        except TimeoutError:
+            failure = f"no answer within {bound:g}s"
+        if failure is not None:
+            logger.warning(
+                "HTTP pool %s: warm-up failed (%s); its first calls will connect themselves",
+                self.name,
+                failure,
+            )
 
     async def close(self) -> None:
         """Close the client and every connection."""
@@ -248,6 +281,7 @@ def pool_from_settings(
         pool_timeout=provider.pool_timeout,
         health_path=provider.health_path,
         probe_ttl=probe_ttl,
+        warmup=provider.warmup,
         critical=provider.critical,
     )
     return pool, key
