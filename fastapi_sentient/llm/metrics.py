@@ -71,7 +71,8 @@ class LLMMetrics:
         )
         self.ttft = metrics.histogram(
             "llm_time_to_first_token_seconds",
-            "Time from sending a streamed LLM request to its first text chunk, seconds.",
+            "Time from sending a streamed LLM request to its first chunk of text or of a tool "
+            "call, seconds.",
             ("provider", "model"),
             buckets=TTFT_BUCKETS,
         )

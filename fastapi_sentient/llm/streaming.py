@@ -45,7 +45,7 @@ class OpenStream:
     span: LLMSpan = field(default_factory=LLMSpan)
 
     def _note(self, event: StreamEvent) -> None:
-        if event.text and self.first_text_at is None:
+        if (event.text or event.tool_call_delta) and self.first_text_at is None:
             self.first_text_at = time.perf_counter()
         if event.usage is not None:
             self.usage = event.usage
@@ -90,7 +90,7 @@ async def open_events(target: Target, generator: AsyncIterator[StreamEvent]) -> 
             await generator.aclose()
         raise
     opened = OpenStream(target, generator, [first])
-    if first.text:
+    if first.text or first.tool_call_delta:
         opened.first_text_at = time.perf_counter()
     return opened
 

@@ -76,7 +76,7 @@ class Tool:
                 parameters=value["input_schema"],
                 cache_control=value.get("cache_control"),
             )
-        if kind is None and "name" in value:
+        if kind in (None, "function") and "name" in value:  # ours, or the Responses API's
             return cls(
                 name=str(value["name"]),
                 description=str(value.get("description") or ""),
@@ -95,11 +95,22 @@ ToolChoice = Literal["auto", "none", "required"] | Mapping[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class ResponseSchema:
-    """Structured output: the answer must be JSON matching ``schema``."""
+    """Structured output: the answer must be JSON matching ``schema``.
+
+    With ``strict`` (the default) the schema is sent in the form both vendors'
+    constrained decoding requires: every object closed
+    (``additionalProperties: false``) and all its properties required, as the
+    official SDKs convert Pydantic models.  ``strict=False`` sends the schema
+    as given and asks OpenAI for best effort.
+    """
 
     schema: Mapping[str, Any]
     name: str = "response"
     strict: bool = True
+
+    def wire_schema(self) -> dict[str, Any]:
+        """The schema as sent."""
+        return _closed(self.schema) if self.strict else dict(self.schema)
 
     @classmethod
     def parse(cls, value: ResponseSchema | Mapping[str, Any] | type) -> ResponseSchema:
@@ -112,6 +123,29 @@ class ResponseSchema:
             return cls(schema=value)
         msg = f"response_schema must be a JSON schema or a Pydantic model, not {value!r}"
         raise TypeError(msg)
+
+
+_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
+
+
+def _closed(schema: Any) -> Any:
+    """``schema`` with every object closed and its properties all required."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _SCHEMA_MAPS and isinstance(value, Mapping):
+            out[key] = {name: _closed(sub) for name, sub in value.items()}
+        elif key in ("enum", "const", "default", "examples", "required"):
+            out[key] = value
+        else:
+            out[key] = _closed(value)
+    if out.get("type") == "object" or "properties" in out:
+        out["additionalProperties"] = False
+        out["required"] = list(out.get("properties", {}))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +344,8 @@ class StreamEvent:
     done: bool = False
     tool_calls: tuple[ToolCall, ...] = ()
     """The tool calls, assembled from their deltas; on the final (``done``) event."""
+    tool_call_delta: bool = False
+    """A piece of a tool call arrived: the first chunk of an answer that calls tools only."""
     stop_reason: StopReason | None = None
     raw: Any = field(default=None, repr=False)
     """The official SDK's own event, for streams run through ``sentient.llm.sdk``."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from pydantic import BaseModel
 
 from fastapi_sentient import Sentient
-from fastapi_sentient.llm import UnsupportedRequestError
+from fastapi_sentient.llm import ResponseSchema, Tool, UnsupportedRequestError
 from tests.llm.conftest import llm_app, providers
 from tests.llm.fakes import FakeProvider
-from tests.support.asgi import running
+from tests.support.asgi import running, sample
 
 WEATHER = {
     "type": "function",
@@ -274,15 +275,50 @@ async def test_response_schema_asks_for_structured_output(
         result = await ask(sentient, kind, False, messages=ASK, response_schema=City)
     assert City.model_validate(result.json()) == City(name="Paris", population=2100000)
     body = fake.bodies[-1]
+    closed = {**City.model_json_schema(), "additionalProperties": False}
+    assert closed["required"] == ["name", "population"]
     if kind == "openai":
         assert body["response_format"] == {
             "type": "json_schema",
-            "json_schema": {"name": "City", "schema": City.model_json_schema(), "strict": True},
+            "json_schema": {"name": "City", "schema": closed, "strict": True},
         }
     else:
-        assert body["output_config"] == {
-            "format": {"type": "json_schema", "schema": City.model_json_schema()}
-        }
+        assert body["output_config"] == {"format": {"type": "json_schema", "schema": closed}}
+
+
+def test_strict_schema_closes_every_object_and_requires_every_property() -> None:
+    """Nested models and $defs are closed; optional fields become required; strict=False sends as is."""
+
+    class Stop(BaseModel):
+        city: str
+        nights: int = 1
+
+    class Trip(BaseModel):
+        stops: list[Stop]
+        note: str | None = None
+
+    schema = ResponseSchema.parse(Trip).wire_schema()
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["stops", "note"]
+    assert schema["$defs"]["Stop"]["additionalProperties"] is False
+    assert schema["$defs"]["Stop"]["required"] == ["city", "nights"]
+    loose = ResponseSchema(Trip.model_json_schema(), strict=False).wire_schema()
+    assert loose == Trip.model_json_schema()
+
+
+def test_tool_shapes_are_one_tool() -> None:
+    """OpenAI chat, OpenAI Responses, Anthropic and our flat shape parse to the same Tool."""
+    parameters = {"type": "object", "properties": {"q": {"type": "string"}}}
+    shapes = [
+        {
+            "type": "function",
+            "function": {"name": "f", "description": "d", "parameters": parameters},
+        },
+        {"type": "function", "name": "f", "description": "d", "parameters": parameters},
+        {"name": "f", "description": "d", "input_schema": parameters},
+        {"name": "f", "description": "d", "parameters": parameters},
+    ]
+    assert [Tool.parse(shape) for shape in shapes] == [Tool("f", "d", parameters)] * 4
 
 
 async def test_anthropic_max_tokens_comes_from_the_provider_setting(
@@ -295,3 +331,22 @@ async def test_anthropic_max_tokens_comes_from_the_provider_setting(
         await sentient.llm.generate("anthropic", model="claude-test", messages=ASK, max_tokens=7)
     assert [b["max_tokens"] for b in anthropic_fake.bodies] == [321, 7]
     assert anthropic_fake.problems == []
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_stream_of_tool_calls_only_is_timed_to_its_first_chunk(
+    kind: str, openai_fake: FakeProvider, anthropic_fake: FakeProvider
+) -> None:
+    """No text at all, only tool calls: the calls are assembled and the first chunk is timed."""
+    fake = fake_of(kind, openai_fake, anthropic_fake)
+    fake.chunks = []
+    fake.tool_calls = list(CALLS)
+    app, sentient = llm_app(entries_of(kind, openai_fake, anthropic_fake))
+    async with running(app):
+        result = await ask(sentient, kind, True, messages=ASK, tools=[WEATHER, CLOCK])
+        text = generate_latest(sentient.metrics.registry).decode()
+    assert result.text == ""
+    assert [(c.id, c.name, c.arguments) for c in result.tool_calls] == CALLS
+    assert sample(text, "llm_time_to_first_token_seconds_count", provider=kind) == 1
+    ttfc = "gen_ai_client_operation_time_to_first_chunk_seconds_count"
+    assert sample(text, ttfc, gen_ai_provider_name=kind) == 1

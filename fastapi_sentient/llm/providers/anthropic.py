@@ -114,12 +114,14 @@ class AnthropicAdapter:
                         if block.get("type") == "tool_use":
                             index = int(data.get("index", 0))
                             calls.start(index, block.get("id"), block.get("name"))
+                            yield StreamEvent(tool_call_delta=True)
                     elif kind == "content_block_delta":
                         delta = data.get("delta") or {}
                         if delta.get("type") == "text_delta" and delta.get("text"):
                             yield StreamEvent(text=str(delta["text"]))
                         elif delta.get("type") == "input_json_delta":
                             calls.add(int(data.get("index", 0)), delta.get("partial_json"))
+                            yield StreamEvent(tool_call_delta=True)
                     elif kind == "message_delta":
                         finish = (data.get("delta") or {}).get("stop_reason") or finish
                         usage.merge(data.get("usage"))

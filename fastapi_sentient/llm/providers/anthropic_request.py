@@ -61,7 +61,7 @@ def payload(request: LLMRequest, *, stream: bool, max_tokens: int) -> dict[str, 
     if request.response_schema is not None:
         body["output_config"] = {
             **body.get("output_config", {}),
-            "format": {"type": "json_schema", "schema": dict(request.response_schema.schema)},
+            "format": {"type": "json_schema", "schema": request.response_schema.wire_schema()},
         }
     if stream:
         body["stream"] = True

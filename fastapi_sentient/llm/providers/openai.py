@@ -122,6 +122,8 @@ class OpenAIAdapter:
                             function = item.get("function") or {}
                             calls.start(index, item.get("id"), function.get("name"))
                             calls.add(index, function.get("arguments"))
+                        if delta.get("tool_calls"):
+                            yield StreamEvent(tool_call_delta=True)
                         text = delta.get("content")
                         if text:
                             yield StreamEvent(text=str(text))

@@ -49,7 +49,7 @@ def payload(request: LLMRequest, *, stream: bool, max_tokens: int | None) -> dic
             "type": "json_schema",
             "json_schema": {
                 "name": schema.name,
-                "schema": dict(schema.schema),
+                "schema": schema.wire_schema(),
                 "strict": schema.strict,
             },
         }
