@@ -25,7 +25,7 @@ from tests.ops.kube import app_container
 from tests.ops.kube import objects as kube_objects
 from tests.ops.prometheus import PrometheusServer
 from tests.ops.rules import RULES_FILE, rules
-from tests.support.procs import AppProcess, wait_until
+from tests.support.procs import AppProcess, free_port, wait_until
 from tests.support.redis_server import RedisServer, require_binary
 
 pytestmark = pytest.mark.integration
@@ -48,6 +48,12 @@ class Stack:
     example: AppProcess
     full: AppProcess
     prometheus: PrometheusServer
+    example_scrape: str  # the example app's management address, where Prometheus scrapes it
+
+    @property
+    def metrics_urls(self) -> tuple[str, str]:
+        """Where each app serves ``/metrics``: the example app only on its management port."""
+        return f"http://{self.example_scrape}/metrics", self.full.url + "/metrics"
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +69,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             container = app_container(kube_objects()["Deployment"])
             manifest_env = container.literal_env()
             manifest_env.pop("SENTIENT_PORT")  # the test's free port instead of 8000
+            # Scraped where the manifests scrape it: the management port, a free one here.
+            management_port = free_port()
+            manifest_env["SENTIENT_MANAGEMENT_PORT"] = str(management_port)
             example = AppProcess(
                 container.target,
                 env={
@@ -90,7 +99,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             # then overlap the apps' startup.
             prometheus = PrometheusServer(
                 JOB,
-                [f"127.0.0.1:{example.port}", f"127.0.0.1:{full.port}"],
+                [example_scrape := f"127.0.0.1:{management_port}", f"127.0.0.1:{full.port}"],
                 rule_files=[RULES_FILE],
             ).start()
             for app in (example, full):
@@ -99,7 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             for app in started:
                 app.wait_ready(30)
             drive_traffic(example, full)
-            yield Stack(example, full, prometheus)
+            yield Stack(example, full, prometheus, example_scrape)
     finally:
         if prometheus is not None:
             prometheus.stop()
@@ -160,10 +169,8 @@ def test_both_targets_are_up_and_scraped_as_openmetrics(stack: Stack) -> None:
     wait_until(
         lambda: len(stack.prometheus.query(f'up{{job="{JOB}"}} == 1')) == 2, 20, 0.2, "both up"
     )
-    for app in (stack.example, stack.full):
-        response = httpx2.get(
-            app.url + "/metrics", headers={"accept": "application/openmetrics-text"}, timeout=5
-        )
+    for url in stack.metrics_urls:
+        response = httpx2.get(url, headers={"accept": "application/openmetrics-text"}, timeout=5)
         assert response.headers["content-type"] == OPENMETRICS
         assert response.text.endswith("# EOF\n")
 
@@ -171,8 +178,8 @@ def test_both_targets_are_up_and_scraped_as_openmetrics(stack: Stack) -> None:
 def test_promtool_check_metrics_reports_nothing(stack: Stack) -> None:
     """promtool check metrics finds no problem in either app's text exposition."""
     promtool = require_binary("promtool", "prometheus")
-    for app in (stack.example, stack.full):
-        text = httpx2.get(app.url + "/metrics", timeout=5).text
+    for url in stack.metrics_urls:
+        text = httpx2.get(url, timeout=5).text
         assert text.startswith("# HELP")
         result = subprocess.run(
             [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
@@ -199,7 +206,7 @@ def test_dashboard_variable_lists_the_job(stack: Stack, query: str) -> None:
         0.2,
         query,
     )
-    expected = JOB if label == "job" else f"127.0.0.1:{stack.example.port}"
+    expected = JOB if label == "job" else stack.example_scrape
     assert expected in values
 
 
