@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from fastapi_sentient import CheckResult, HealthStatus
 from fastapi_sentient.health import HealthRegistry, aggregate
@@ -165,18 +164,16 @@ async def test_ready_follows_critical_check_and_live_does_not() -> None:
     async with running(app) as client:
         assert (await client.get("/ready")).status_code == 200
         switch.healthy = False
-        flipped_at = None
-        started = time.monotonic()
-        for _ in range(500):
+        failures_at_flip = None
+        for _ in range(3000):
             if (await client.get("/ready")).status_code == 503:
-                flipped_at = time.monotonic() - started
+                failures_at_flip = sentient.health.checks["dep"].consecutive_failures
                 break
             assert (await client.get("/live")).status_code == 200
             await asyncio.sleep(0.01)
         assert (await client.get("/ready")).status_code == 503
-        # within interval × fail_after (0.1 s), plus slack for a loaded machine
-        assert flipped_at is not None
-        assert flipped_at < 0.05 * 2 + 1.0
+        # flipped at the fail_after-th failed run (one more may land before we read it)
+        assert failures_at_flip in (2, 3)
         assert sentient.health.checks["dep"].consecutive_failures >= 2
         assert (await client.get("/live")).status_code == 200
         switch.healthy = True

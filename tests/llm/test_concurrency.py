@@ -108,7 +108,7 @@ async def test_open_breaker_rejects_without_queueing_for_a_full_provider(
         elapsed = time.monotonic() - started
         openai_fake.release()
         await finish(held)
-    assert elapsed < 1.0  # the deadline is 120 s: it did not queue
+    assert elapsed < 60.0  # the deadline is 120 s: it did not queue
     assert openai_fake.posts == 1
 
 

@@ -71,11 +71,9 @@ async def test_breaker_opens_rejects_fast_probes_and_recovers(openai_fake: FakeP
         assert gauge(sentient) == 1
         sent = openai_fake.posts
 
-        started = time.perf_counter()
         with pytest.raises(CircuitOpenError, match="open"):
             await call(sentient)
-        assert time.perf_counter() - started < 0.05
-        assert openai_fake.posts == sent
+        assert openai_fake.posts == sent  # rejected without a request
 
         # no traffic at all: the gauge still moves to half-open on time
         await wait_for(lambda: gauge(sentient) == 2)
@@ -243,7 +241,8 @@ async def test_total_deadline_bounds_the_call(openai_fake: FakeProvider) -> None
     async with running(app):
         from fastapi_sentient.llm import ProviderTimeoutError
 
-        started = time.monotonic()
+        # the provider would answer 200 after 2 s, within the 5 s attempt timeout:
+        # only the 0.5 s deadline can end the call, and it leaves no time to retry
         with pytest.raises(ProviderTimeoutError):
             await call(sentient)
-        assert time.monotonic() - started < 2.0
+        assert openai_fake.posts == 1

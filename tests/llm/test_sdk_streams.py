@@ -148,13 +148,11 @@ async def test_open_breaker_rejects_an_sdk_stream_at_once(openai_fake: FakeProvi
         with pytest.raises(ProviderError):
             async for _ in sentient.llm.sdk.stream("openai", "gpt-test", factory):
                 pass
-        started = time.perf_counter()
         with pytest.raises(CircuitOpenError):
             async for _ in sentient.llm.sdk.stream("openai", "gpt-test", factory):
                 pass
-        elapsed = time.perf_counter() - started
         out = exposition(sentient)
-    assert elapsed < 0.05
+    # rejected without building a client or sending: the factory ran for the first call only
     assert len(calls) == 1
     assert openai_fake.posts == 1
     assert sample(out, "llm_requests_total", provider="openai", status="circuit_open") == 1
