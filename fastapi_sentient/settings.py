@@ -502,6 +502,19 @@ class SentientSettings(BaseSettings):
     cluster_call_timeout: float = Field(
         default=1.0, gt=0, description="Time limit of one coordination call to Redis, seconds."
     )
+    cluster_min_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        description="Replicas that must acknowledge a lease acquisition or renewal (WAIT) "
+        "before it counts; unset: 1 once the primary has, or Sentinel or Cluster reports, a "
+        "replica, else 0.",
+    )
+    cluster_replica_timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="How long a lease write waits for replica acknowledgements, seconds; "
+        "unset: half of SENTIENT_CLUSTER_CALL_TIMEOUT.",
+    )
     node_ttl: float = Field(
         default=10.0, gt=0, description="A node without a heartbeat for this long is dead."
     )
@@ -715,6 +728,10 @@ class SentientSettings(BaseSettings):
             raise ValueError(msg)
         if not self.cluster_call_timeout < self.retry_period:
             msg = "SENTIENT_CLUSTER_CALL_TIMEOUT must be less than SENTIENT_RETRY_PERIOD"
+            raise ValueError(msg)
+        replica_timeout = self.cluster_replica_timeout
+        if replica_timeout is not None and not replica_timeout < self.cluster_call_timeout:
+            msg = "SENTIENT_CLUSTER_REPLICA_TIMEOUT must be less than SENTIENT_CLUSTER_CALL_TIMEOUT"
             raise ValueError(msg)
         if not self.node_ttl >= 2 * self.heartbeat_interval:
             # one lost heartbeat must not declare a live node dead

@@ -24,6 +24,7 @@ from fastapi_sentient.cluster.fencing import (
     create_fence_table,
     fence_sql,
     fence_table_ddl,
+    fenced_epoch,
 )
 from fastapi_sentient.cluster.leadership import Leadership
 from fastapi_sentient.cluster.model import ClusterHealth, NodeRecord, ServiceInstance
@@ -50,6 +51,7 @@ __all__ = [
     "create_fence_table",
     "fence_sql",
     "fence_table_ddl",
+    "fenced_epoch",
 ]
 
 

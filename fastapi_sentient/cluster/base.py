@@ -82,6 +82,15 @@ class Coordinator(ABC):
         lead = self.leadership
         return lead.epoch if lead is not None and lead.valid else None
 
+    @abstractmethod
+    def observe_epoch(self, epoch: int) -> None:
+        """Report an epoch a fenced resource has seen: later elections issue greater ones.
+
+        Feed it what :func:`fenced_epoch` or :meth:`RedisFence.epoch` return
+        (at startup, say), so a node that has never seen the newest epoch does
+        not have to be rejected once to learn it.
+        """
+
     # --- membership -----------------------------------------------------------------------
 
     @abstractmethod

@@ -6,7 +6,12 @@ Timing invariants (checked at startup): ``lease_ttl > renew_deadline >
 * Every acquisition uses a fresh random token; renew and release are
   compare-and-set on it (a paused ex-leader can neither extend nor delete a
   lease that another node now holds).  The acquire script issues the next
-  fencing epoch, never below an epoch this node has already seen.
+  fencing epoch, never below an epoch this node has already seen: held by
+  others, granted to it, or reported by a fence that rejected one of its
+  writes (a fence at epoch N makes this node campaign for N + 1 or more).
+* A grant that too few replicas acknowledged is not a term: the node keeps
+  its token and retries it (the same epoch, unless that has since been seen
+  superseded) until replicas acknowledge it or another node takes over.
 * ``t0`` is read on the local monotonic clock *before* each acquire/renew is
   sent.  The server sets the expiry when it runs the script, which is after
   ``t0``, so the lease lasts at least until ``t0 + lease_ttl``; this node
@@ -125,8 +130,18 @@ class Elector:
             self._log.failure(exc)
             return
         self._log.success()
-        self._pending_token = None
         self._note_generation(reply.generation)
+        if reply.outcome == "unconfirmed":
+            # the grant may not survive a failover: not a term; retried with the same token
+            self.max_epoch_seen = max(self.max_epoch_seen, reply.epoch)
+            self._log.failure(
+                ClusterUnavailableError(
+                    f"the lease for epoch {reply.epoch} was not acknowledged by "
+                    f"{self._store.required_replicas} replica(s); not leading"
+                )
+            )
+            return
+        self._pending_token = None
         if reply.outcome == "acquired":
             self._become_leader(token, reply.epoch, t0)
         elif reply.outcome == "held":
@@ -137,12 +152,16 @@ class Elector:
 
     def _become_leader(self, token: str, epoch: int, t0: float) -> None:
         self.max_epoch_seen = max(self.max_epoch_seen, epoch)
+
+        def superseded(seen_epoch: int) -> None:
+            self._superseded(lead, seen_epoch)
+
         lead = Leadership(
             epoch,
             token,
             self._node_id(),
             valid_until=t0 + self.timings.renew_deadline,
-            on_superseded=self._superseded,
+            on_superseded=superseded,
         )
         if not lead.valid:  # the reply came back after our own deadline: useless
             self._stale_tokens.append(token)
@@ -187,10 +206,14 @@ class Elector:
             return
         self._begin_step_down(lead, "renew-deadline")
 
-    def _superseded(self, seen_epoch: int) -> None:
-        self.max_epoch_seen = max(self.max_epoch_seen, seen_epoch)
-        lead = self.leadership
-        if lead is not None:
+    def observe_epoch(self, epoch: int) -> None:
+        """Never campaign for ``epoch`` or below again (an epoch some resource has seen)."""
+        self.max_epoch_seen = max(self.max_epoch_seen, epoch)
+
+    def _superseded(self, lead: Leadership, seen_epoch: int) -> None:
+        # a late rejection of an ended term still raises the floor; it ends only its own term
+        self.observe_epoch(seen_epoch)
+        if self.leadership is lead:
             self._begin_step_down(lead, "superseded")
 
     def _begin_step_down(self, lead: Leadership, reason: str) -> None:

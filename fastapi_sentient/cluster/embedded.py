@@ -55,6 +55,9 @@ class EmbeddedCoordinator(Coordinator):
         """The single term, from startup to shutdown."""
         return self._leadership
 
+    def observe_epoch(self, epoch: int) -> None:
+        """Ignored: the one term (epoch 1) lasts from startup to shutdown."""
+
     async def start(self) -> None:
         """Become the one member and the leader."""
         self._started = datetime.now(UTC)

@@ -11,7 +11,11 @@ A fence accepts a write when ``epoch > max_epoch``, or when
 ``epoch == max_epoch`` and the term's random token matches the one recorded
 (retries within one term; and if the store ever re-issued an epoch after data
 loss, the token tells the two terms apart).  A rejection raises
-:class:`StaleEpochError` and tells the coordinator to step down.
+:class:`StaleEpochError` and tells the coordinator to step down and never to
+campaign for an epoch at or below the fence's again, even when the rejected
+write belonged to a term that had already ended.  :func:`fenced_epoch` and
+:meth:`RedisFence.epoch` read the highest epoch a fence has accepted, for
+``cluster.observe_epoch``.
 
 SQL — the guard row is updated in the same transaction as the protected
 writes; the row lock serialises concurrent leaders and the ``WHERE`` clause
@@ -134,6 +138,26 @@ async def fence_sql(
             raise _rejected(leadership, int(row[0]) if row else leadership.epoch) from None
 
 
+async def fenced_epoch(
+    conn: AsyncConnection | AsyncSession,
+    *,
+    resource: str = "default",
+    table: str = DEFAULT_TABLE,
+) -> int:
+    """The highest epoch the guard of ``resource`` has accepted (0 before the first write).
+
+    Hand it to ``cluster.observe_epoch`` so the next election issues a greater one.
+    """
+    text = _sql_text()
+    row = (
+        await conn.execute(
+            text(f"SELECT max_epoch FROM {_table(table)} WHERE resource = :resource"),
+            {"resource": resource},
+        )
+    ).first()
+    return int(row[0]) if row is not None else 0
+
+
 def _sql_text() -> Any:
     try:
         from sqlalchemy import text
@@ -169,6 +193,14 @@ class RedisFence:
     def __init__(self, client: Any, key: str) -> None:
         self.client = client
         self.key = key
+
+    async def epoch(self) -> int:
+        """The highest epoch this guard has accepted (0 before the first write).
+
+        Hand it to ``cluster.observe_epoch`` so the next election issues a greater one.
+        """
+        value = await self.client.hget(self.key, "epoch")
+        return int(value) if value is not None else 0
 
     def script(self, body: str) -> FencedScript:
         """Wrap a Lua ``body`` (its own ``KEYS``/``ARGV``, its own ``return``) in the guard."""

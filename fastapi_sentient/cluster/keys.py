@@ -48,6 +48,11 @@ class Keys:
         return self.prefix + "boot"
 
     @property
+    def replid(self) -> str:
+        """STRING: the replication id of the server that wrote the data (a change means a promotion)."""
+        return self.prefix + "replid"
+
+    @property
     def holdoff(self) -> str:
         """STRING: blocks elections for one lease after data loss."""
         return self.prefix + "holdoff"

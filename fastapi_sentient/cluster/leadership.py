@@ -68,9 +68,10 @@ class Leadership:
 
         The fencing helpers call this when they reject a write, so a node whose
         epoch regressed (the store lost its counter) stops and the next election
-        issues an epoch above ``seen_epoch``.
+        issues an epoch above ``seen_epoch``.  A rejection that arrives after the
+        term ended (a write queued before a pause) still raises that floor.
         """
-        if self._on_superseded is not None and not self._lost.is_set():
+        if self._on_superseded is not None:
             self._on_superseded(seen_epoch)
 
     def end(self) -> None:

@@ -79,6 +79,8 @@ class RedisCoordinator(Coordinator):
             timeout=s.cluster_call_timeout,
             lease_ms=round(s.lease_ttl * 1000),
             node_ttl_ms=round(s.node_ttl * 1000),
+            min_replicas=s.cluster_min_replicas,
+            replica_timeout=s.cluster_replica_timeout,
         )
         membership = Membership(self._store, self.events, self._describe, s.node_ttl)
         self._membership = membership
@@ -261,6 +263,10 @@ class RedisCoordinator(Coordinator):
     def leadership(self) -> Leadership | None:
         """The current term, or None."""
         return self._elector.leadership
+
+    def observe_epoch(self, epoch: int) -> None:
+        """Report an epoch a fenced resource has seen: later elections issue greater ones."""
+        self._elector.observe_epoch(epoch)
 
     @property
     def incarnation(self) -> str:

@@ -2,10 +2,18 @@
 
 Each script is one atomic step, takes every key it touches as KEYS (all in the
 cluster group's hash slot) and reads the time from the server (``TIME``), so
-no client clock is ever compared with another.  Whoever first finds the
-``boot`` marker missing (a new or wiped dataset) recreates it and starts a
-hold-off of one lease, during which nobody may be elected: a leader elected
-before the wipe may still believe in its lease for that long.
+no client clock is ever compared with another.
+
+Data loss is detected two ways: the ``boot`` marker is missing (a new or wiped
+dataset), or the server's replication id differs from the one recorded with
+the data (a replica was promoted, or the server restarted: what the lost
+primary wrote last may be missing here).  Whoever first notices starts a new
+store generation, drops the lease, holds elections off for one lease (a leader
+elected before the loss may still believe in its term for that long) and moves
+the epoch counter past anything the lost data could have issued: to the
+server clock in milliseconds, and after a promotion also at least 2^32 above
+the counter the replica kept.  Epochs are issued at most one per round trip,
+so a counter never runs ahead of the clock that seeds it.
 """
 
 from __future__ import annotations
@@ -17,12 +25,33 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function int(n) return string.format('%d', n) end
-local function ensure_boot(boot, holdoff, events, gen, lease_ms, maxlen)
-  local current = redis.call('GET', boot)
-  if current then return current end
-  redis.call('SET', boot, gen)
-  redis.call('SET', holdoff, '1', 'PX', lease_ms)
-  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'type', 'store-reset', 'gen', gen)
+local GAP = 4294967296
+local function restart_epochs(epoch_key, gap)
+  local counter = tonumber(redis.call('GET', epoch_key) or '0')
+  redis.call('SET', epoch_key, int(math.max(counter + gap, now_ms())))
+end
+-- k: boot holdoff events roster replid epoch leader (key names); replid '' skips that check
+local function ensure_boot(k, gen, lease_ms, maxlen, replid)
+  local current = redis.call('GET', k.boot)
+  local reason = 'wiped'
+  if current then
+    if replid == '' then return current end
+    local recorded = redis.call('GET', k.replid)
+    if recorded == replid then return current end
+    redis.call('SET', k.replid, replid)
+    if not recorded then return current end
+    reason = 'promoted'
+    restart_epochs(k.epoch, GAP)
+  else
+    if replid ~= '' then redis.call('SET', k.replid, replid) end
+    restart_epochs(k.epoch, 0)
+  end
+  redis.call('SET', k.boot, gen)
+  redis.call('INCR', k.roster)
+  redis.call('DEL', k.leader)
+  redis.call('SET', k.holdoff, '1', 'PX', lease_ms)
+  redis.call('XADD', k.events, 'MAXLEN', '~', maxlen, '*',
+             'type', 'store-reset', 'gen', gen, 'reason', reason)
   return gen
 end
 local function inc_of(doc)
@@ -37,25 +66,30 @@ local function drop_services(key, doomed)
 end
 """
 
-# KEYS: leader epoch boot holdoff events
-# ARGV: tok node inc lease_ms min_epoch gen maxlen
+# KEYS: leader epoch boot holdoff events replid roster
+# ARGV: tok node inc lease_ms min_epoch gen maxlen replid
 ACQUIRE = (
     _COMMON
     + """
-local gen = ensure_boot(KEYS[3], KEYS[4], KEYS[5], ARGV[6], ARGV[4], ARGV[7])
+local k = {leader = KEYS[1], epoch = KEYS[2], boot = KEYS[3], holdoff = KEYS[4],
+           events = KEYS[5], replid = KEYS[6], roster = KEYS[7]}
+local gen = ensure_boot(k, ARGV[6], ARGV[4], ARGV[7], ARGV[8])
 local hold = redis.call('PTTL', KEYS[4])
 if hold > 0 then return {'holdoff', gen, int(hold)} end
+local floor = tonumber(ARGV[5])
 local tok = redis.call('HGET', KEYS[1], 'tok')
 if tok == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  return {'acquired', gen, redis.call('HGET', KEYS[1], 'epoch')}
-end
-if tok then
+  local held = redis.call('HGET', KEYS[1], 'epoch')
+  if tonumber(held) > floor then
+    redis.call('PEXPIRE', KEYS[1], ARGV[4])
+    return {'acquired', gen, held}
+  end
+  -- the caller has since seen this epoch superseded: issue a new one below
+elseif tok then
   local h = redis.call('HMGET', KEYS[1], 'node', 'inc', 'epoch')
   return {'held', gen, h[3] or '0', h[1] or '', h[2] or '', int(redis.call('PTTL', KEYS[1]))}
 end
 local epoch = redis.call('INCR', KEYS[2])
-local floor = tonumber(ARGV[5])
 if epoch <= floor then
   epoch = floor + 1
   redis.call('SET', KEYS[2], int(epoch))
@@ -96,12 +130,14 @@ return {h[1], h[2] or '', h[3] or '0', redis.call('HGET', KEYS[2], h[1]) or '',
         redis.call('ZSCORE', KEYS[3], h[1]) or ''}
 """
 
-# KEYS: members nodes boot holdoff events services roster
-# ARGV: node inc doc must_exist gen lease_ms maxlen
+# KEYS: members nodes boot holdoff events services roster replid epoch leader
+# ARGV: node inc doc must_exist gen lease_ms maxlen replid
 HEARTBEAT = (
     _COMMON
     + """
-local gen = ensure_boot(KEYS[3], KEYS[4], KEYS[5], ARGV[5], ARGV[6], ARGV[7])
+local k = {boot = KEYS[3], holdoff = KEYS[4], events = KEYS[5], roster = KEYS[7],
+           replid = KEYS[8], epoch = KEYS[9], leader = KEYS[10]}
+local gen = ensure_boot(k, ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 local now = now_ms()
 local present = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local stored = redis.call('HGET', KEYS[2], ARGV[1])

@@ -4,13 +4,21 @@ Every failure (refused, reset, timed out, a cluster redirect that cannot be
 followed, a read-only replica after failover) becomes one
 :class:`ClusterUnavailableError` with the password masked; callers treat them
 alike: "the store did not confirm this step".
+
+Durability: an acquisition or renewal counts only once ``required_replicas``
+replicas acknowledged it (``WAIT`` on the connection that ran the script, in
+one pipeline), so a term that a failover could lose never starts.  Before
+every acquire and heartbeat the primary's replication id is read and handed to
+the script, which compares it with the one recorded next to the data: a
+promoted replica has another, so the loss of the primary's last writes is
+noticed even though the replica kept the ``boot`` marker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,7 +36,8 @@ REAP_LIMIT = 100
 class AcquireReply:
     """Outcome of one election attempt."""
 
-    outcome: Literal["acquired", "held", "holdoff"]
+    #: ``unconfirmed``: the script granted the lease but too few replicas acknowledged it
+    outcome: Literal["acquired", "unconfirmed", "held", "holdoff"]
     generation: str
     epoch: int = 0
     holder: str | None = None
@@ -56,6 +65,8 @@ class Store:
         lease_ms: int,
         node_ttl_ms: int,
         maxlen: int = STREAM_MAXLEN,
+        min_replicas: int | None = None,
+        replica_timeout: float | None = None,
     ) -> None:
         self.client = client
         self.keys = keys
@@ -64,6 +75,11 @@ class Store:
         self.node_ttl_ms = node_ttl_ms
         self.maxlen = maxlen
         self.prepared = False
+        #: replicas that must acknowledge a lease write; None: 1 once a replica was seen
+        self.min_replicas = min_replicas
+        self.replica_timeout = replica_timeout if replica_timeout is not None else timeout / 2
+        self.replicas_seen = False
+        self._cluster = hasattr(client, "nodes_manager")
         self._scripts = {
             name: client.register_script(getattr(scripts, name))
             for name in (
@@ -96,10 +112,11 @@ class Store:
         """
         try:
             async with asyncio.timeout(timeout):
-                if hasattr(self.client, "nodes_manager"):  # Redis Cluster
+                if self._cluster:
                     await self.client.initialize()
                 for script in self._scripts.values():
                     await self.client.script_load(script.script)
+                await self._find_replicas()
         except TimeoutError:
             raise_if_cancelling()
             msg = f"Redis did not answer within {timeout:g}s"
@@ -131,6 +148,88 @@ class Store:
             msg = f"Redis {name} failed: {text}"
             raise ClusterUnavailableError(msg) from None
 
+    async def _guarded(self, label: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await call()
+        except TimeoutError:
+            raise_if_cancelling()
+            msg = f"Redis did not answer {label} within {self.timeout:g}s"
+            raise ClusterUnavailableError(msg) from None
+        except Exception as exc:
+            raise_if_cancelling()
+            text = mask_url(f"{type(exc).__name__}: {exc}")
+            msg = f"Redis {label} failed: {text}"
+            raise ClusterUnavailableError(msg) from None
+
+    # --- replication --------------------------------------------------------------------------
+
+    @property
+    def required_replicas(self) -> int:
+        """Acknowledgements a lease write needs now (the setting, else 1 once replicas were seen)."""
+        if self.min_replicas is not None:
+            return self.min_replicas
+        return 1 if self.replicas_seen else 0
+
+    def _slot_node(self) -> Any:
+        return self.client.get_node_from_key(self.keys.leader)
+
+    async def _find_replicas(self) -> None:
+        """Note replicas the topology knows even while they are disconnected (Sentinel, Cluster)."""
+        await self.replication_id()
+        pool = getattr(self.client, "connection_pool", None)
+        manager = getattr(pool, "sentinel_manager", None)
+        if manager is not None:
+            for sentinel in manager.sentinels:
+                try:
+                    known = await sentinel.sentinel_slaves(pool.service_name)  # type: ignore[union-attr]
+                except Exception:  # a Sentinel that does not answer: ask the next
+                    continue
+                self.replicas_seen = self.replicas_seen or bool(known)
+                break
+        if self._cluster:
+            slot = self.client.keyslot(self.keys.leader)
+            holders = self.client.nodes_manager.slots_cache.get(slot, [])
+            self.replicas_seen = self.replicas_seen or len(holders) > 1
+
+    async def replication_id(self) -> str:
+        """The primary's ``master_replid`` (noting whether replicas are attached to it)."""
+
+        async def call() -> Any:
+            if self._cluster:
+                return await self.client.info("replication", target_nodes=self._slot_node())
+            return await self.client.info("replication")
+
+        info = await self._guarded("INFO", call)
+        if int(info.get("connected_slaves", 0) or 0) > 0:
+            self.replicas_seen = True
+        return str(info.get("master_replid", "") or "")
+
+    async def _run_durable(
+        self, name: str, keys: Sequence[str], args: Sequence[Any]
+    ) -> tuple[Any, int, int]:
+        """Run a script, then ``WAIT`` on the same connection: (reply, acks, acks needed)."""
+        needed = self.required_replicas
+        if needed == 0:
+            return await self._run(name, keys, args), 0, 0
+        wait_ms = max(1, round(self.replica_timeout * 1000))
+        body = getattr(scripts, name)
+
+        async def call() -> tuple[Any, int]:
+            if self._cluster:
+                pipe = self.client.pipeline()
+                pipe.execute_command("EVAL", body, len(keys), *keys, *args)
+                pipe.execute_command("WAIT", needed, wait_ms, target_nodes=self._slot_node())
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                pipe.execute_command("EVAL", body, len(keys), *keys, *args)
+                pipe.execute_command("WAIT", needed, wait_ms)
+            reply, acks = await pipe.execute()
+            return reply, int(acks)
+
+        reply, acks = await self._guarded(name, call)
+        return reply, acks, needed
+
     # --- leader lease -------------------------------------------------------------------------
 
     async def acquire(
@@ -138,13 +237,25 @@ class Store:
     ) -> AcquireReply:
         """Try to take the lease (or refresh it, if ``token`` already holds it)."""
         k = self.keys
-        reply = await self._run(
+        replid = await self.replication_id()
+        reply, acks, needed = await self._run_durable(
             "ACQUIRE",
-            (k.leader, k.epoch, k.boot, k.holdoff, k.events),
-            (token, node, incarnation, self.lease_ms, min_epoch, _generation(), self.maxlen),
+            (k.leader, k.epoch, k.boot, k.holdoff, k.events, k.replid, k.roster),
+            (
+                token,
+                node,
+                incarnation,
+                self.lease_ms,
+                min_epoch,
+                _generation(),
+                self.maxlen,
+                replid,
+            ),
         )
         outcome, generation = str(reply[0]), str(reply[1])
         if outcome == "acquired":
+            if acks < needed:
+                return AcquireReply("unconfirmed", generation, epoch=int(reply[2]))
             return AcquireReply("acquired", generation, epoch=int(reply[2]))
         if outcome == "holdoff":
             return AcquireReply("holdoff", generation, ttl_ms=int(reply[2]))
@@ -158,8 +269,22 @@ class Store:
         )
 
     async def renew(self, token: str) -> bool:
-        """Extend the lease if ``token`` still holds it."""
-        return int(await self._run("RENEW", (self.keys.leader,), (token, self.lease_ms))) == 1
+        """Extend the lease if ``token`` still holds it.
+
+        Raises:
+            ClusterUnavailableError: also when too few replicas acknowledged the renewal.
+        """
+        reply, acks, needed = await self._run_durable(
+            "RENEW", (self.keys.leader,), (token, self.lease_ms)
+        )
+        renewed = int(reply) == 1
+        if renewed and acks < needed:
+            msg = (
+                f"Redis RENEW was acknowledged by {acks} of {needed} replica(s) "
+                f"within {self.replica_timeout:g}s"
+            )
+            raise ClusterUnavailableError(msg)
+        return renewed
 
     async def release(self, token: str, timeout: float | None = None) -> bool:
         """Delete the lease if ``token`` still holds it."""
@@ -187,9 +312,21 @@ class Store:
         (``must_exist`` and the record was gone or belongs to another incarnation).
         """
         k = self.keys
+        replid = await self.replication_id()
         reply = await self._run(
             "HEARTBEAT",
-            (k.members, k.nodes, k.boot, k.holdoff, k.events, k.services, k.roster),
+            (
+                k.members,
+                k.nodes,
+                k.boot,
+                k.holdoff,
+                k.events,
+                k.services,
+                k.roster,
+                k.replid,
+                k.epoch,
+                k.leader,
+            ),
             (
                 node,
                 incarnation,
@@ -198,6 +335,7 @@ class Store:
                 _generation(),
                 self.lease_ms,
                 self.maxlen,
+                replid,
             ),
         )
         return str(reply[0]), str(reply[1])
