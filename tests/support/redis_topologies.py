@@ -1,4 +1,4 @@
-"""Throwaway Redis topologies on loopback: a 3-primary Redis Cluster, a primary watched by a Sentinel."""
+"""Throwaway Redis topologies on loopback: a 3-primary Redis Cluster, a primary watched by Sentinels."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import redis
@@ -113,10 +113,61 @@ def redis_sentinel_with_replica(
 
 
 @contextmanager
+def sentinel_group(
+    sentinels: int = 3, quorum: int = 2, down_after_ms: int = 2000, service: str = "mymaster"
+) -> Iterator[tuple[RedisServer, RedisServer, list[int]]]:
+    """A primary, one replica and ``sentinels`` Sentinels that fail over by ``quorum`` votes.
+
+    Yields the primary, the replica and the Sentinels' ports once every
+    Sentinel sees the replica healthy (a failover needs one it has seen).
+    """
+    primary = RedisServer().start()
+    replica: RedisServer | None = None
+    try:
+        replica = RedisServer(extra=["--replicaof", "127.0.0.1", str(primary.port)]).start()
+        client = redis.Redis(port=primary.port, decode_responses=True)
+        try:
+            wait_until(
+                lambda: client.info("replication")["connected_slaves"] == 1, 10, 0.05, "replica"
+            )
+        finally:
+            client.close()
+        with ExitStack() as stack:
+            ports = [
+                stack.enter_context(_sentinel(primary, None, service, down_after_ms, quorum))
+                for _ in range(sentinels)
+            ]
+            for port in ports:
+                sentinel = redis.Redis(port=port, decode_responses=True)
+                try:
+                    wait_until(
+                        lambda s=sentinel: any(  # type: ignore[misc]
+                            r["is_slave"] and not r["is_sdown"] and not r["is_disconnected"]
+                            for r in s.sentinel_slaves(service)
+                        )
+                        and s.sentinel_master(service)["num-other-sentinels"] >= sentinels - 1,
+                        20,
+                        0.05,
+                        "every Sentinel to see the replica and the other Sentinels",
+                    )
+                finally:
+                    sentinel.close()
+            yield primary, replica, ports
+    finally:
+        if replica is not None:
+            replica.close()
+        primary.close()
+
+
+@contextmanager
 def _sentinel(
-    primary: RedisServer, password: str | None, service: str, down_after_ms: int | None = None
+    primary: RedisServer,
+    password: str | None,
+    service: str,
+    down_after_ms: int | None = None,
+    quorum: int = 1,
 ) -> Iterator[int]:
-    """A ``redis-server --sentinel`` monitoring ``primary`` with quorum 1; yields its port."""
+    """A ``redis-server --sentinel`` monitoring ``primary`` with ``quorum``; yields its port."""
     binary = require_binary("redis-server", "redis-server")
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="sentinel-"))
@@ -125,7 +176,7 @@ def _sentinel(
         f"port {port}",
         "bind 127.0.0.1",
         f"dir {workdir}",
-        f"sentinel monitor {service} 127.0.0.1 {primary.port} 1",
+        f"sentinel monitor {service} 127.0.0.1 {primary.port} {quorum}",
     ]
     if password:
         lines.append(f"sentinel auth-pass {service} {password}")
