@@ -17,6 +17,7 @@ noticed even though the replica kept the ``boot`` marker.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from fastapi_sentient.cluster.clock import raise_if_cancelling
 from fastapi_sentient.cluster.errors import ClusterUnavailableError
 from fastapi_sentient.cluster.keys import Keys
 from fastapi_sentient.redact import mask_url
+
+logger = logging.getLogger("fastapi_sentient.cluster")
 
 STREAM_MAXLEN = 10_000
 REAP_LIMIT = 100
@@ -79,6 +82,7 @@ class Store:
         self.min_replicas = min_replicas
         self.replica_timeout = replica_timeout if replica_timeout is not None else timeout / 2
         self.replicas_seen = False
+        self.info_refused = False
         self._cluster = hasattr(client, "nodes_manager")
         self._scripts = {
             name: client.register_script(getattr(scripts, name))
@@ -193,14 +197,30 @@ class Store:
             self.replicas_seen = self.replicas_seen or len(holders) > 1
 
     async def replication_id(self) -> str:
-        """The primary's ``master_replid`` (noting whether replicas are attached to it)."""
+        """The primary's ``master_replid`` (noting whether replicas are attached to it).
+
+        Empty when the server refuses ``INFO`` (some managed services rename
+        it): promotions then go unnoticed, which :attr:`info_refused` records.
+        """
+        from redis.exceptions import ResponseError
 
         async def call() -> Any:
-            if self._cluster:
-                return await self.client.info("replication", target_nodes=self._slot_node())
-            return await self.client.info("replication")
+            try:
+                if self._cluster:
+                    return await self.client.info("replication", target_nodes=self._slot_node())
+                return await self.client.info("replication")
+            except ResponseError:
+                return None
 
         info = await self._guarded("INFO", call)
+        if info is None:
+            if not self.info_refused:
+                logger.warning(
+                    "Redis refuses INFO: a promoted replica cannot be detected; "
+                    "rely on SENTIENT_CLUSTER_MIN_REPLICAS and fencing"
+                )
+            self.info_refused = True
+            return ""
         if int(info.get("connected_slaves", 0) or 0) > 0:
             self.replicas_seen = True
         return str(info.get("master_replid", "") or "")

@@ -26,6 +26,10 @@ from fastapi_sentient.settings import load_settings
             ["SENTIENT_CLUSTER_CALL_TIMEOUT", "SENTIENT_RETRY_PERIOD"],
         ),
         (
+            {"CLUSTER_REPLICA_TIMEOUT": "1", "CLUSTER_CALL_TIMEOUT": "1"},
+            ["SENTIENT_CLUSTER_REPLICA_TIMEOUT", "SENTIENT_CLUSTER_CALL_TIMEOUT"],
+        ),
+        (
             {"NODE_TTL": "3", "HEARTBEAT_INTERVAL": "2"},
             ["SENTIENT_NODE_TTL", "SENTIENT_HEARTBEAT_INTERVAL"],
         ),
