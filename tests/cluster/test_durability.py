@@ -25,6 +25,7 @@ from fastapi_sentient.cluster.connection import open_client, parse_redis_url
 from fastapi_sentient.cluster.keys import Keys
 from fastapi_sentient.cluster.store import Store
 from tests.cluster.conftest import eventually, node, precreate_boot, running
+from tests.support import redis_topologies as topologies
 from tests.support.procs import wait_until
 from tests.support.redis_server import RedisServer
 
@@ -256,3 +257,48 @@ async def test_observe_epoch_puts_the_next_term_above_a_fence(
     async with running(app):
         epoch = await eventually(lambda: sentient.cluster.epoch, 10, "a term")
     assert epoch == 100
+
+
+async def test_on_redis_cluster_terms_wait_for_the_slot_primarys_replica(
+    stores: list[Store],
+) -> None:
+    """INFO and WAIT reach the primary of the group's slot; Cluster's replica list sets the default."""
+    with topologies.redis_cluster(primaries=3, replicas=1) as servers:
+        url = "redis+cluster://" + ",".join(f"127.0.0.1:{s.port}" for s in servers[:3])
+        client = open_client(parse_redis_url(url), timeout=2, connect_timeout=2)
+        store = Store(
+            client, KEYS, timeout=2, lease_ms=LEASE_MS, node_ttl_ms=1000, replica_timeout=1
+        )
+        stores.append(store)
+        await store.prepare(10)
+        assert store.required_replicas == 1
+        await client.set(KEYS.boot, "established")
+        roles = [redis.Redis(port=s.port, decode_responses=True) for s in servers]
+        for r in roles:
+            wait_until(
+                lambda r=r: (
+                    r.info("replication")["role"] == "slave"
+                    or r.info("replication").get("slave0", {}).get("state") == "online"
+                ),
+                20,
+                0.05,
+                "every primary's replica online",
+            )
+        held = await store.acquire("tok-a", "a", "inc", 0)
+        assert held.outcome == "acquired"
+        assert await store.renew("tok-a") is True
+        idle = [
+            s
+            for s, r in zip(servers, roles, strict=True)
+            if r.info("replication")["role"] == "slave"
+        ]
+        for r in roles:
+            r.close()
+        for server in idle:
+            server.pause()
+        try:
+            with pytest.raises(ClusterUnavailableError, match="acknowledged by 0 of 1 replica"):
+                await store.renew("tok-a")
+        finally:
+            for server in idle:
+                server.resume()

@@ -16,14 +16,16 @@ from tests.support.redis_server import RedisServer, require_binary
 
 
 @contextmanager
-def redis_cluster(password: str | None = None, primaries: int = 3) -> Iterator[list[RedisServer]]:
-    """Primaries joined with ``redis-cli --cluster create`` (no replicas), all slots covered."""
+def redis_cluster(
+    password: str | None = None, primaries: int = 3, replicas: int = 0
+) -> Iterator[list[RedisServer]]:
+    """Primaries (and ``replicas`` per primary) joined with ``redis-cli --cluster create``."""
     cli = require_binary("redis-cli", "redis-tools")
     auth = ["--requirepass", password, "--masterauth", password] if password else []
     # an explicit bus port: the default (port + 10000) overflows for high free ports
     servers: list[RedisServer] = []
     try:
-        for _ in range(primaries):
+        for _ in range(primaries * (1 + replicas)):
             extra = ["--cluster-enabled", "yes", "--cluster-port", str(free_port()), *auth]
             servers.append(RedisServer(extra=extra).start())
         subprocess.run(
@@ -34,7 +36,7 @@ def redis_cluster(password: str | None = None, primaries: int = 3) -> Iterator[l
                 "create",
                 *(f"127.0.0.1:{s.port}" for s in servers),
                 "--cluster-replicas",
-                "0",
+                str(replicas),
                 "--cluster-yes",
             ],
             check=True,
@@ -141,11 +143,13 @@ def sentinel_group(
                 sentinel = redis.Redis(port=port, decode_responses=True)
                 try:
                     wait_until(
-                        lambda s=sentinel: any(  # type: ignore[misc]
-                            r["is_slave"] and not r["is_sdown"] and not r["is_disconnected"]
-                            for r in s.sentinel_slaves(service)
-                        )
-                        and s.sentinel_master(service)["num-other-sentinels"] >= sentinels - 1,
+                        lambda s=sentinel: (
+                            any(  # type: ignore[misc]
+                                r["is_slave"] and not r["is_sdown"] and not r["is_disconnected"]
+                                for r in s.sentinel_slaves(service)
+                            )
+                            and s.sentinel_master(service)["num-other-sentinels"] >= sentinels - 1
+                        ),
                         20,
                         0.05,
                         "every Sentinel to see the replica and the other Sentinels",
