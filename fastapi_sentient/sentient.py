@@ -381,6 +381,12 @@ def _register_secrets(redact: Redactor, settings: SentientSettings) -> None:
         redact.add_url(provider.base_url)
         for value in provider.headers.values():
             redact.add(value)  # header values are secrets by construction
+    for client in settings.http_clients.values():
+        redact.add_url(client.base_url)
+        for value in client.headers.values():
+            redact.add(value)
+        for variable in client.secret_headers.values():
+            redact.add(os.environ.get(variable))
 
 
 def get_sentient(source: HTTPConnection | Any) -> Sentient:

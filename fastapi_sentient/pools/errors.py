@@ -4,8 +4,8 @@ never a hang or a bare 500.
 An exhausted pool raises a :class:`~fastapi_sentient.exceptions.PoolTimeoutError`
 after its acquire timeout; a database or Redis that is down raises the driver's
 connection error.  Both mean "try again later" to the caller, so they are
-answered as ``503`` with ``Retry-After``, and the message (password masked) says
-which pool and what to do.  A statement cut at ``SENTIENT_DB_STATEMENT_TIMEOUT``
+answered as ``503`` with ``Retry-After``; the body names the dependency only
+(the caller may be anyone), and the log line (masked) says which pool and what to do.  A statement cut at ``SENTIENT_DB_STATEMENT_TIMEOUT``
 is a gateway timeout (``504``, ``db_timeout``): the database took too long, and
 retrying the same work at once would not help.  Handlers are added only for
 exception classes the app has no handler for yet, so a user's own handler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from collections.abc import Iterator
@@ -200,3 +201,44 @@ def test_drain_endpoint_alone_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "SENTIENT_DRAIN_ENDPOINT" in message and "SENTIENT_HEALTH_TOKEN" in message
     monkeypatch.setenv("SENTIENT_HEALTH_TOKEN", TOKEN)
     assert load_settings().drain_endpoint
+
+
+async def test_a_taken_management_port_stops_startup_with_one_line() -> None:
+    """A management port another process holds stops startup with a line naming the variable;
+    once the lifespan ends, the port is released."""
+    import socket
+
+    from asgi_lifespan import LifespanManager
+    from fastapi import FastAPI
+
+    from fastapi_sentient import include_plugin
+    from fastapi_sentient.exceptions import StartupError
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        settings = load_settings(
+            management_port=port, management_host="127.0.0.1", handle_signals=False
+        )
+        app = FastAPI()
+        include_plugin(app, settings)
+        with pytest.raises(StartupError, match=f"SENTIENT_MANAGEMENT_PORT={port}"):
+            async with LifespanManager(app):
+                pass
+    finally:
+        holder.close()
+    app = FastAPI()
+    include_plugin(app, settings)
+    async with LifespanManager(app):
+        # the listener shares this loop: ask from a thread
+        assert await asyncio.to_thread(raw_ok, port)
+    assert not raw_ok(port)
+
+
+def raw_ok(port: int) -> bool:
+    try:
+        return raw(port, "GET", "/live", timeout=2)[0] == 200
+    except OSError:
+        return False
