@@ -1,8 +1,8 @@
 """Resilience for every dependency: breakers, retries with a budget, deadlines, bulkheads.
 
 One implementation of each primitive serves the whole package — the LLM layer's
-provider calls, named HTTP clients and any async callable a route guards.  See
-``docs/resilience.md``.
+provider calls, named HTTP clients and any async callable a route guards.
+``sentient.resilience`` is a :class:`ResilienceRegistry`; see ``docs/resilience.md``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from fastapi_sentient.resilience.errors import (
     ResilienceError,
     ThrottledError,
 )
+from fastapi_sentient.resilience.guard import Guard
 from fastapi_sentient.resilience.outcome import Classification, Outcome, classify
+from fastapi_sentient.resilience.policy import Policy
+from fastapi_sentient.resilience.registry import ResilienceRegistry
 from fastapi_sentient.resilience.retry import RetryPolicy, retrying
 
 __all__ = [
@@ -31,8 +34,11 @@ __all__ = [
     "Classification",
     "Deadline",
     "DeadlineExceededError",
+    "Guard",
     "Outcome",
+    "Policy",
     "ResilienceError",
+    "ResilienceRegistry",
     "RetryBudget",
     "RetryPolicy",
     "ThrottledError",

@@ -14,6 +14,8 @@ words and ``status_class`` one of ``1xx``…``5xx`` or ``none``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi_sentient.metrics.registry import Metrics
 from fastapi_sentient.resilience.breaker import BreakerState
 from fastapi_sentient.resilience.outcome import Classification
@@ -28,6 +30,7 @@ class ResilienceMetrics:
     """Breaker states and transitions, dependency attempts, retries and refusals."""
 
     def __init__(self, metrics: Metrics) -> None:
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self.state = metrics.gauge(
             "circuit_breaker_state",
             "Circuit breaker state per process: 0 closed, 1 open, 2 half-open.",
@@ -78,6 +81,14 @@ class ResilienceMetrics:
         self, dependency: str, verdict: Classification, status_class: str, duration: float | None
     ) -> None:
         """One attempt (``duration`` None: refused before reaching the dependency)."""
-        self.requests.labels(dependency, verdict.status, status_class).inc()
+        key = (dependency, verdict.status, status_class)
+        children = self._children.get(key)
+        if children is None:
+            # label lookups cost more than the increments; the label sets are bounded
+            children = self._children[key] = (
+                self.requests.labels(*key),
+                self.duration.labels(*key),
+            )
+        children[0].inc()
         if duration is not None:
-            self.duration.labels(dependency, verdict.status, status_class).observe(duration)
+            children[1].observe(duration)
