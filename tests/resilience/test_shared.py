@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from redis.asyncio import Redis
 
 from fastapi_sentient.resilience import BreakerState, CircuitOpenError
 from tests.resilience.dependency import FakeDependency
@@ -41,12 +42,10 @@ async def test_calls_flow_when_redis_is_gone(
     dependency: FakeDependency, redis_proc: RedisServer
 ) -> None:
     """With Redis killed, sync errors are counted and each replica decides alone."""
-    app, sentient = client_app(
-        dependency, POLICY, redis_url=redis_proc.url, resilience_sync_interval=0.05
-    )
+    app, sentient = client_app(dependency, POLICY, resilience_sync_interval=0.05)
+    redis = Redis.from_url(redis_proc.url, socket_timeout=0.2, socket_connect_timeout=0.2)
+    shared = sentient.resilience.share_breakers(redis, prefix="t:")
     async with running(app):
-        shared = sentient.resilience.shared
-        assert shared is not None
         redis_proc.kill()
         await wait_for(lambda: shared.errors >= 2, timeout=10.0)
         for _ in range(3):
@@ -56,3 +55,4 @@ async def test_calls_flow_when_redis_is_gone(
         with pytest.raises(CircuitOpenError):  # the local breaker still decides
             await sentient.pools.http("search").get("/search")
         assert sentient.lifecycle.alive
+    await redis.aclose()
