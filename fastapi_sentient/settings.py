@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,8 +21,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from fastapi_sentient._settings_input import comma_list, derive_timings, warn_unknown
 from fastapi_sentient._version import __version__
 from fastapi_sentient.exceptions import ConfigurationError
 
@@ -395,14 +396,15 @@ class SentientSettings(BaseSettings):
 
     # --- metrics --------------------------------------------------------------------------
     metrics_enabled: bool = Field(default=True, description="Serve metrics_path and record.")
-    metrics_exclude_paths: list[str] = Field(
+    metrics_exclude_paths: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Extra paths (exact) that are served but not recorded; probe and metrics "
-        "paths are always excluded.",
+        description="Extra paths (exact, relative to the app's root_path; a comma list or JSON) "
+        "that are served but not recorded; probe and metrics paths are always excluded.",
     )
-    metrics_buckets: list[float] | None = Field(
+    metrics_buckets: Annotated[list[float] | None, NoDecode] = Field(
         default=None,
-        description="Buckets of http_request_duration_seconds; default 5 ms … 300 s.",
+        description="Buckets of http_request_duration_seconds (a comma list or JSON); "
+        "default 5 ms … 300 s.",
     )
     process_metrics: bool = Field(
         default=True, description="Export process and platform collectors."
@@ -492,15 +494,29 @@ class SentientSettings(BaseSettings):
         default="default",
         description="Cluster group; every Redis key of a group shares one hash tag.",
     )
-    lease_ttl: float = Field(default=15.0, gt=0, description="Leader lease duration, seconds.")
+    lease_ttl: float = Field(
+        default=15.0,
+        gt=0,
+        description="Leader lease duration, seconds. Lease, renew, retry and call timings left "
+        "unset follow the ones set, at the default ratios 15 : 10 : 2 : 1.",
+    )
     renew_deadline: float = Field(
-        default=10.0, gt=0, description="A leader that cannot renew within this steps down."
+        default=10.0,
+        gt=0,
+        description="A leader that cannot renew within this steps down, seconds; unset, it "
+        "follows lease_ttl or retry_period when 10 would not fit them.",
     )
     retry_period: float = Field(
-        default=2.0, gt=0, description="Interval between acquire/renew attempts, seconds."
+        default=2.0,
+        gt=0,
+        description="Interval between acquire/renew attempts, seconds; unset, renew_deadline / 5 "
+        "when 2 would not fit it.",
     )
     cluster_call_timeout: float = Field(
-        default=1.0, gt=0, description="Time limit of one coordination call to Redis, seconds."
+        default=1.0,
+        gt=0,
+        description="Time limit of one coordination call to Redis, seconds; unset, half the "
+        "retry_period when that is 1 or less.",
     )
     cluster_min_replicas: int | None = Field(
         default=None,
@@ -516,13 +532,20 @@ class SentientSettings(BaseSettings):
         "unset: half of SENTIENT_CLUSTER_CALL_TIMEOUT.",
     )
     node_ttl: float = Field(
-        default=10.0, gt=0, description="A node without a heartbeat for this long is dead."
+        default=10.0,
+        gt=0,
+        description="A node without a heartbeat for this long is dead, seconds; unset, "
+        "5 × heartbeat_interval when that is 5 or more.",
     )
     heartbeat_interval: float = Field(
-        default=2.0, gt=0, description="Interval between heartbeats, seconds."
+        default=2.0,
+        gt=0,
+        description="Interval between heartbeats, seconds; unset, node_ttl / 5 when node_ttl "
+        "is set below 4.",
     )
-    cluster_roles: list[str] = Field(
-        default_factory=list, description="Roles this node advertises in its member record."
+    cluster_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Roles this node advertises in its member record (a comma list or JSON).",
     )
     cluster_critical: bool = Field(default=False, description="The cluster check gates readiness.")
 
@@ -718,8 +741,19 @@ class SentientSettings(BaseSettings):
             raise ValueError(line)
         return self
 
+    _lists = field_validator(
+        "metrics_exclude_paths", "metrics_buckets", "cluster_roles", mode="before"
+    )(comma_list)
+
     @model_validator(mode="after")
     def _check_timings(self) -> SentientSettings:
+        timings = [
+            *("lease_ttl", "renew_deadline", "retry_period", "cluster_call_timeout"),
+            *("node_ttl", "heartbeat_interval"),
+        ]
+        derived = derive_timings({f: getattr(self, f) for f in timings}, self.model_fields_set)
+        for field, value in derived.items():
+            object.__setattr__(self, field, value)
         if not self.lease_ttl > self.renew_deadline:
             msg = "SENTIENT_LEASE_TTL must be greater than SENTIENT_RENEW_DEADLINE"
             raise ValueError(msg)
@@ -789,6 +823,7 @@ def load_settings(**overrides: Any) -> SentientSettings:
     Raises:
         ConfigurationError: naming every invalid variable and the accepted form.
     """
+    warn_unknown(os.environ, ENV_PREFIX, (env_name(f) for f in SentientSettings.model_fields))
     try:
         return SentientSettings(**overrides)
     except ValidationError as exc:
