@@ -350,3 +350,43 @@ async def test_stream_of_tool_calls_only_is_timed_to_its_first_chunk(
     assert sample(text, "llm_time_to_first_token_seconds_count", provider=kind) == 1
     ttfc = "gen_ai_client_operation_time_to_first_chunk_seconds_count"
     assert sample(text, ttfc, gen_ai_provider_name=kind) == 1
+
+
+async def test_fallback_from_anthropic_to_openai_translates_anthropic_blocks(
+    openai_fake: FakeProvider, anthropic_fake: FakeProvider
+) -> None:
+    """History written in Anthropic's blocks reaches an OpenAI-format fallback as tool calls."""
+    anthropic_fake.status = 503
+    app, sentient = llm_app(
+        providers(openai_fake, anthropic_fake),
+        llm_routes={"agent": ["anthropic/claude-test", "openai/gpt-test"]},
+    )
+    messages = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": [
+            {"type": "text", "text": "Checking."},
+            {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+        ]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"},
+            {"type": "text", "text": "And tomorrow?"},
+        ]},
+    ]  # fmt: skip
+    async with running(app):
+        result = await sentient.llm.generate(
+            "agent",
+            messages=messages,
+            tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+        )
+    assert result.provider == "openai"
+    assert anthropic_fake.problems == []
+    assert openai_fake.problems == []
+    sent = openai_fake.bodies[-1]["messages"]
+    assert sent[1]["content"] == "Checking."
+    assert sent[1]["tool_calls"] == [
+        {"id": "toolu_1", "type": "function",
+         "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+    ]  # fmt: skip
+    assert sent[2] == {"role": "tool", "tool_call_id": "toolu_1", "content": "sunny"}
+    assert sent[3] == {"role": "user", "content": [{"type": "text", "text": "And tomorrow?"}]}
+    assert openai_fake.bodies[-1]["tools"][0]["function"]["parameters"] == {"type": "object"}

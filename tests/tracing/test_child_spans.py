@@ -35,6 +35,7 @@ async def test_llm_call_span_has_gen_ai_attributes_and_http_child(
 ) -> None:
     """Server span → "chat gpt-test" GenAI span → the provider POST, in one trace."""
     provider_fake.reset()
+    provider_fake.cache_read, provider_fake.reasoning = 6, 2
     app = llm_route_app(provider_fake)
     async with running(app) as client:
         assert (await client.post("/agents/a1/ask")).status_code == 200
@@ -51,6 +52,9 @@ async def test_llm_call_span_has_gen_ai_attributes_and_http_child(
     assert llm.attributes["gen_ai.request.model"] == "gpt-test"
     assert llm.attributes["gen_ai.usage.input_tokens"] == 11
     assert llm.attributes["gen_ai.usage.output_tokens"] == 3
+    assert llm.attributes["gen_ai.usage.cache_read.input_tokens"] == 6
+    assert llm.attributes["gen_ai.usage.reasoning.output_tokens"] == 2
+    assert "gen_ai.usage.cache_creation.input_tokens" not in llm.attributes  # none written
     assert llm.attributes["server.address"] == "127.0.0.1"
     post = [s for s in spans if s.name == "POST" and s.parent_span_id == llm.span_id]
     assert len(post) == 1
