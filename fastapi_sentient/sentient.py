@@ -109,6 +109,8 @@ class Sentient:
         self.node_id = (
             settings.node_id or f"{socket.gethostname()}:{settings.port or 0}:{os.getpid()}"
         )
+        # the port this process serves on, once startup has found it (None: unknown)
+        self.serving_port: int | None = settings.port
         self.health = HealthRegistry(
             default_timeout=settings.health_timeout,
             default_interval=settings.health_interval,
@@ -217,12 +219,13 @@ class Sentient:
             self._ready_gauge.set(0.0 if self.readiness() else 1.0)
 
     def _resolve_node_id(self) -> None:
-        """Fill the port into the default node id once the serving process is known."""
-        if self.settings.node_id is not None or self.settings.port is not None:
+        """Find the serving port and fill it into the default node id."""
+        if self.settings.port is not None:
+            self.serving_port = self.settings.port
             return
-        port = detect_port(find_server(signal.getsignal(signal.SIGTERM)))
-        if port:
-            self.node_id = f"{socket.gethostname()}:{port}:{os.getpid()}"
+        self.serving_port = detect_port(find_server(signal.getsignal(signal.SIGTERM)))
+        if self.serving_port and self.settings.node_id is None:
+            self.node_id = f"{socket.gethostname()}:{self.serving_port}:{os.getpid()}"
             self.health.metadata["instanceId"] = self.node_id
 
     def _register_system_checks(self) -> None:

@@ -278,7 +278,9 @@ class SentientSettings(BaseSettings):
     node_id: str | None = Field(
         default=None,
         description="This process's identity in the cluster; default host:port:pid, the port read "
-        "from the serving uvicorn (set SENTIENT_PORT where it cannot be detected, e.g. gunicorn).",
+        "from the server (uvicorn's config, the socket the process holds under gunicorn, "
+        "uvicorn --workers and hypercorn, granian's command line); set SENTIENT_PORT where it "
+        "cannot be detected.",
     )
     advertise_host: str | None = Field(
         default=None,

@@ -15,9 +15,11 @@ if TYPE_CHECKING:
 
 
 def serving_port(sentient: Sentient) -> int | None:
-    """SENTIENT_PORT, else the port of the uvicorn server running us, if known."""
+    """SENTIENT_PORT, else the port found at startup, else uvicorn's, if known."""
     if sentient.settings.port:
         return sentient.settings.port
+    if sentient.serving_port:
+        return sentient.serving_port
     server = find_server(signal.getsignal(signal.SIGTERM))
     port = getattr(getattr(server, "config", None), "port", None)
     return int(port) if port else None

@@ -39,7 +39,7 @@ async def fast() -> dict[str, bool]:
 
 @app.get("/whoami")
 async def whoami() -> dict[str, object]:
-    return {"pid": os.getpid(), "node": sentient.node_id}
+    return {"pid": os.getpid(), "node": sentient.node_id, "port": sentient.serving_port}
 
 
 @sentient.lifecycle.on_shutdown("flush")

@@ -88,6 +88,7 @@ class ServerProcess:
         self.env.pop("SENTIENT_PORT", None)  # the node id must find the port by itself
         self.env["PYTHONPATH"] = os.pathsep.join([str(ROOT), self.env.get("PYTHONPATH", "")])
         self.proc: subprocess.Popen[bytes] | None = None
+        self.ports_seen: set[int | None] = set()
 
     @property
     def url(self) -> str:
@@ -119,6 +120,7 @@ class ServerProcess:
                 return False
             if ready.status_code == 200:
                 seen[int(who["pid"])] = str(who["node"])
+                self.ports_seen.add(who["port"])
             return len(seen) >= processes
 
         try:
