@@ -259,3 +259,26 @@ def test_reads_this_machines_cgroup() -> None:
     assert after is not None
     # the cgroup's CPU time includes ours (granularity aside)
     assert after.usage_seconds - before.usage_seconds >= own * 0.8
+
+
+async def test_the_plugin_exports_this_machines_container_figures() -> None:
+    """With system checks on, /metrics carries the cgroup series and the load average."""
+    from tests.support.asgi import plugged_app, running
+
+    app, _ = plugged_app(system_checks=True, process_metrics=True, health_details="always")
+    async with running(app) as client:
+        text = (await client.get("/metrics")).text
+        details = (await client.get("/health")).json()["details"]
+    assert (sample(text, "cgroup_cpu_usage_seconds_total") or 0) > 0
+    assert (sample(text, "cgroup_memory_usage_bytes") or 0) > 0
+    assert sample(text, "system_load_average", period="5m") is not None
+    reading = Cgroup().memory()
+    limited = (
+        reading is not None
+        and reading.limit_bytes is not None
+        and reading.limit_bytes < psutil.virtual_memory().total
+    )
+    expected = f"cgroup {reading.version}" if limited and reading is not None else "host"
+    assert details["memory"]["details"]["source"] == expected
+    assert details["cpu"]["details"]["source"] in ("host", "cgroup v1", "cgroup v2")
+    assert set(details["cpu"]["details"]["loadAverage"]) == {"1m", "5m", "15m", "perCore1m"}
