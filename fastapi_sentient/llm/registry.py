@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("fastapi_sentient.llm")
 
+#: ``provider_name`` values that are OpenAI's own API, which takes ``max_completion_tokens``.
+OPENAI_ITSELF = frozenset({"openai", "azure.ai.openai"})
+
 NOT_CONFIGURED = (
     "no LLM provider is configured; set SENTIENT_LLM_PROVIDERS (for example "
     '{"openai": {"kind": "openai", "models": ["gpt-4o-mini"]}} with OPENAI_API_KEY) '
@@ -114,14 +117,16 @@ class LLMRegistry:
         s = self._sentient.settings
         genai_name = entry.provider_name or entry.kind
         prices = PriceTable({**s.llm_prices, **entry.prices}, provider_id=genai_name)
-        max_tokens = entry.max_tokens
+        options: dict[str, Any] = {"max_tokens": entry.max_tokens}
         if entry.kind == "anthropic":
-            max_tokens = max_tokens or s.llm_anthropic_max_tokens
+            options["max_tokens"] = entry.max_tokens or s.llm_anthropic_max_tokens
+        elif genai_name in OPENAI_ITSELF:
+            options["max_tokens_name"] = "max_completion_tokens"
         return self.register(
             Provider(
                 name=name,
                 kind=entry.kind,
-                adapter=ADAPTERS[entry.kind](max_tokens=max_tokens),
+                adapter=ADAPTERS[entry.kind](**options),
                 provider_name=entry.provider_name,
                 client=lambda: pools.http(name),
                 base_url=str(pools.get(name).url),

@@ -390,3 +390,21 @@ async def test_fallback_from_anthropic_to_openai_translates_anthropic_blocks(
     assert sent[2] == {"role": "tool", "tool_call_id": "toolu_1", "content": "sunny"}
     assert sent[3] == {"role": "user", "content": [{"type": "text", "text": "And tomorrow?"}]}
     assert openai_fake.bodies[-1]["tools"][0]["function"]["parameters"] == {"type": "object"}
+
+
+@pytest.mark.parametrize(
+    ("provider_name", "field"),
+    [(None, "max_completion_tokens"), ("vllm", "max_tokens")],
+    ids=["openai", "vllm"],
+)
+async def test_openai_itself_gets_max_completion_tokens(
+    provider_name: str | None, field: str, openai_fake: FakeProvider
+) -> None:
+    """OpenAI's reasoning models refuse max_tokens; other servers of the format keep it."""
+    extra = {"provider_name": provider_name} if provider_name else {}
+    app, sentient = llm_app(providers(openai_fake, **extra))
+    async with running(app):
+        await sentient.llm.generate("openai", model="gpt-test", messages=ASK, max_tokens=64)
+    body = openai_fake.bodies[-1]
+    assert body[field] == 64
+    assert {"max_tokens", "max_completion_tokens"} & set(body) == {field}

@@ -88,4 +88,4 @@ async def test_opt_in_generate_probe_sends_one_max_tokens_1_completion(
     async with running(app):
         pass
     assert openai_fake.count("POST", "chat/completions") == 1
-    assert openai_fake.bodies[0]["max_tokens"] == 1
+    assert openai_fake.bodies[0]["max_completion_tokens"] == 1

@@ -47,13 +47,22 @@ class OpenAIAdapter:
 
     kind = "openai"
 
-    def __init__(self, *, max_tokens: int | None = None) -> None:
-        """``max_tokens``: sent when a call gives none (None: the server's default)."""
+    def __init__(
+        self, *, max_tokens: int | None = None, max_tokens_name: str = "max_tokens"
+    ) -> None:
+        """``max_tokens``: sent when a call gives none (None: the server's default).
+
+        ``max_tokens_name``: the field the limit goes in (``max_completion_tokens``
+        for OpenAI itself, whose reasoning models refuse ``max_tokens``).
+        """
         self.max_tokens = max_tokens
+        self.max_tokens_name = max_tokens_name
 
     def payload(self, request: LLMRequest, *, stream: bool = False) -> dict[str, Any]:
         """The request body; raises ``Untranslatable`` for what chat completions cannot take."""
-        return payload(request, stream=stream, max_tokens=self.max_tokens)
+        return payload(
+            request, stream=stream, max_tokens=self.max_tokens, max_tokens_name=self.max_tokens_name
+        )
 
     async def complete(
         self, client: httpx2.AsyncClient, request: LLMRequest, *, provider: str, redact: Redact

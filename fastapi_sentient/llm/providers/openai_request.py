@@ -25,8 +25,19 @@ from fastapi_sentient.llm.types import LLMRequest, Message, Tool
 NATIVE_PARTS = frozenset({"image_url", "input_audio", "file", "refusal"})
 
 
-def payload(request: LLMRequest, *, stream: bool, max_tokens: int | None) -> dict[str, Any]:
-    """The chat completions body for ``request``."""
+def payload(
+    request: LLMRequest,
+    *,
+    stream: bool,
+    max_tokens: int | None,
+    max_tokens_name: str = "max_tokens",
+) -> dict[str, Any]:
+    """The chat completions body for ``request``.
+
+    ``max_tokens_name`` is what the output limit is sent as: OpenAI's reasoning
+    models refuse ``max_tokens`` and take ``max_completion_tokens`` (which every
+    current OpenAI model takes); other servers of the format know ``max_tokens``.
+    """
     messages: list[dict[str, Any]] = []
     if request.system is not None:
         messages.append({"role": "system", "content": _content(request.system, "system")})
@@ -54,6 +65,9 @@ def payload(request: LLMRequest, *, stream: bool, max_tokens: int | None) -> dic
             },
         }
     body.update({k: v for k, v in request.parameters.items() if v is not None})
+    if max_tokens_name != "max_tokens" and "max_tokens" in body:
+        limit = body.pop("max_tokens")
+        body.setdefault(max_tokens_name, limit)
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
