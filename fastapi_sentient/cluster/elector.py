@@ -129,7 +129,6 @@ class Elector:
         except ClusterUnavailableError as exc:
             self._log.failure(exc)
             return
-        self._log.success()
         self._note_generation(reply.generation)
         if reply.outcome == "unconfirmed":
             # the grant may not survive a failover: not a term; retried with the same token
@@ -141,6 +140,7 @@ class Elector:
                 )
             )
             return
+        self._log.success()
         self._pending_token = None
         if reply.outcome == "acquired":
             self._become_leader(token, reply.epoch, t0)

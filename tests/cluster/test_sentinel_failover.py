@@ -189,12 +189,12 @@ def world_factory(tmp_path: Path) -> Iterator[Any]:
             }
             proc = AppProcess("tests.cluster.failover_app:app", env)
             nodes.append(Node(name, proc, tmp_path / f"{name}.jsonl"))
+        world = World(primary, replica, ports, nodes, data, tmp_path / "delay")
+        worlds.append(world)  # stopped at teardown even if a node fails to start
         for node in nodes:
             node.proc.start(wait_ready=False, log_dir=tmp_path)
         for node in nodes:
             node.proc.wait_ready(30)
-        world = World(primary, replica, ports, nodes, data, tmp_path / "delay")
-        worlds.append(world)
         return world
 
     try:
