@@ -53,6 +53,8 @@ def mask_query(target: str) -> str:
     path, sep, query = target.partition("?")
     if not sep or not query:
         return target
+    if not _sensitive(query):  # no parameter name can be sensitive either
+        return target
     pairs = parse_qsl(query, keep_blank_values=True)
     if not any(_sensitive(key) for key, _ in pairs):
         return target
@@ -158,9 +160,13 @@ class Redactor:
                 self.add(password)
 
     def __call__(self, text: str) -> str:
-        text = mask_url(text)
-        text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
-        text = _KEYLIKE.sub(MASK, text)
+        # cheap substring tests first: most log lines have no URL, token or key in them
+        if "://" in text:
+            text = mask_url(text)
+        if "earer" in text or "EARER" in text:
+            text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
+        if "sk-" in text:
+            text = _KEYLIKE.sub(MASK, text)
         for secret in self._ordered:
             if secret in text:
                 text = text.replace(secret, MASK)
@@ -183,8 +189,10 @@ class Redactor:
 
 # --- logging ------------------------------------------------------------------------------
 
-_redactors: weakref.WeakSet[Redactor] = weakref.WeakSet()
-_lock = threading.Lock()
+# Weak references, so an app that is gone (tests make hundreds) stops costing anything;
+# the tuple is rebuilt when one is added or collected, and read without a lock.
+_refs: tuple[weakref.ref[Redactor], ...] = ()
+_lock = threading.RLock()  # a collection inside the lock calls _prune
 _installed: Callable[..., logging.LogRecord] | None = None
 _ACCESS_LOGGER = "uvicorn.access"
 _exception_formatter = logging.Formatter()
@@ -192,9 +200,17 @@ _exception_formatter = logging.Formatter()
 
 def redact_all(text: str) -> str:
     """``text`` through every redactor installed for logging."""
-    for redactor in list(_redactors):
-        text = redactor(text)
+    for ref in _refs:
+        redactor = ref()
+        if redactor is not None:
+            text = redactor(text)
     return text
+
+
+def _prune(_dead: weakref.ref[Redactor]) -> None:
+    global _refs
+    with _lock:
+        _refs = tuple(ref for ref in _refs if ref() is not None)
 
 
 def _redact_arg(arg: Any) -> Any:
@@ -208,7 +224,7 @@ def _redact_arg(arg: Any) -> Any:
 
 
 def _redact_record(record: logging.LogRecord) -> None:
-    if not _redactors:
+    if not _refs:
         return
     if isinstance(record.msg, str):
         record.msg = redact_all(record.msg)
@@ -234,9 +250,10 @@ def install_log_redaction(redactor: Redactor) -> None:
     (ours, uvicorn's, the application's own), so the masking cannot be
     bypassed by how logging is configured or when.
     """
-    global _installed
-    _redactors.add(redactor)
+    global _installed, _refs
     with _lock:
+        if all(ref() is not redactor for ref in _refs):
+            _refs = (*_refs, weakref.ref(redactor, _prune))
         if _installed is not None:
             return
         previous = logging.getLogRecordFactory()
