@@ -1,7 +1,7 @@
 """``python -m bench``: run the benchmarks, write the results and the performance page.
 
 Sections (``--only``): inprocess, uvicorn (also gives rss), probes,
-metrics_scale, failover, drain, profile.  A section that fails or whose
+metrics_scale, failover, fleet, drain, profile.  A section that fails or whose
 feature is missing is recorded as not available; the others still run.
 """
 
@@ -17,14 +17,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import drain, failover, inprocess, metrics_scale, probes, profiling, report, throughput
+from bench import (
+    drain,
+    failover,
+    fleet,
+    inprocess,
+    metrics_scale,
+    probes,
+    profiling,
+    report,
+    throughput,
+)
 from bench.configs import select
 from bench.load import Loader, ensure_wrk
 from bench.machine import OtherWork, describe, load_average
 from bench.procs import ROOT, describe_error
 from bench.targets import evaluate
 
-SECTIONS = ("inprocess", "uvicorn", "probes", "metrics_scale", "failover", "drain", "profile")
+SECTIONS = (
+    "inprocess",
+    "uvicorn",
+    "probes",
+    "metrics_scale",
+    "failover",
+    "fleet",
+    "drain",
+    "profile",
+)
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -49,10 +68,34 @@ class Plan:
     drain_hold: float
     profile_requests: int
     cheap_route_seconds: float
+    fleet_sizes: tuple[int, ...]
+    fleet_window: float
 
 
-FULL = Plan(15, 2000, 1000, 8, 2, 1, 32, 10, 20, (1000, 10000), 20, 3, 2, (10, 100), 1.0, 20000, 8)
-QUICK = Plan(3, 300, 100, 1, 1, 0, 32, 1.0, 1.5, (1000, 10000), 3, 1, 0, (10,), 0.5, 1000, 1)
+FULL = Plan(
+    15,
+    2000,
+    1000,
+    8,
+    2,
+    1,
+    32,
+    10,
+    20,
+    (1000, 10000),
+    20,
+    3,
+    2,
+    (10, 100),
+    1.0,
+    20000,
+    8,
+    (10, 100, 500),
+    10,
+)
+QUICK = Plan(
+    3, 300, 100, 1, 1, 0, 32, 1.0, 1.5, (1000, 10000), 3, 1, 0, (10,), 0.5, 1000, 1, (10,), 2
+)
 
 _started = time.monotonic()
 
@@ -139,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             list(plan.series), plan.scrapes, log, plan.cheap_route_seconds
         ),
         "failover": lambda: failover.run(plan.crash_failovers, plan.clean_failovers, log),
+        "fleet": lambda: fleet.run(list(plan.fleet_sizes), plan.fleet_window, log),
         "drain": lambda: drain.run(list(plan.drain_counts), plan.drain_hold, log),
         "profile": lambda: profiling.run(plan.profile_requests, log),
     }

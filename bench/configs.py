@@ -44,6 +44,13 @@ CONFIGS: tuple[Config, ...] = (
         traces=True,
     ),
     Config(
+        "ours_tracing_noop",
+        "bench.apps.ours_tracing_noop",
+        "fastapi_sentient + tracing (100 %), no span processor",
+        "reference",
+        traces=True,
+    ),
+    Config(
         "ours_tracing_contrib",
         "bench.apps.ours_tracing_contrib",
         "fastapi_sentient + tracing via OpenTelemetry's instrumentation (100 % sampled)",
@@ -61,6 +68,13 @@ CONFIGS: tuple[Config, ...] = (
         traces=True,
     ),
     Config("minimal", "bench.apps.minimal", "minimal pure-ASGI counter + histogram", "reference"),
+    Config(
+        "otel_sdk_span",
+        "bench.apps.otel_sdk_span",
+        "one bare OpenTelemetry SDK span per request",
+        "reference",
+        traces=True,
+    ),
 )
 
 BY_NAME = {config.name: config for config in CONFIGS}

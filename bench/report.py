@@ -393,6 +393,70 @@ def _scale(section: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _fleet(section: dict[str, Any] | None) -> list[str]:
+    out = ["## Coordination at fleet scale", ""]
+    if (reason := _unavailable(section)) is not None:
+        return [*out, reason, ""]
+    assert section is not None
+    t = section["timings"]
+    rows = []
+    for size in section["sizes"]:
+        r = size["redis"]
+        rows.append(
+            (
+                size["nodes"],
+                size["processes"],
+                f"{r['commands_per_s']:,.0f}",
+                _fmt(r["commands_per_s_per_node"], 1),
+                _fmt(r["scripts_per_s_per_node"], 2),
+                _fmt(r["cpu_cores"], 3),
+                _fmt(r["cpu_cores_per_node"] * 1e6, 0),
+                _fmt(size["members"]["median_ms"], 1),
+                _fmt(size["members"]["p99_ms"], 1),
+                _fmt(size["config_change_s"], 3),
+                _fmt(size["elected_s"], 2),
+                _fmt(size["all_observed_s"], 2),
+            )
+        )
+    lines = [
+        *out,
+        f"{section['method']}. Lease {t['lease_ttl']:g} s, renew deadline "
+        f"{t['renew_deadline']:g} s, retry period {t['retry_period']:g} s, call timeout "
+        f"{t['cluster_call_timeout']:g} s, heartbeat {t['heartbeat_interval']:g} s, node TTL "
+        f"{t['node_ttl']:g} s → election bound (lease + retry + call timeout) "
+        f"{section['election_bound_s']:g} s, config bound (2 × poll interval) "
+        f"{section['config_bound_s']:g} s.",
+        "",
+        *_table(
+            (
+                "nodes",
+                "processes",
+                "Redis commands/s",
+                "per node",
+                "scripts/s per node",
+                "Redis CPU cores",
+                "Redis CPU µs/s per node",
+                "members() median ms",
+                "members() p99 ms",
+                "config to all s",
+                "elected after kill s",
+                "all saw it s",
+            ),
+            rows,
+        ),
+    ]
+    budget = section.get("budget_1000")
+    if budget:
+        lines += [
+            f"Redis budget for 1,000 replicas at these timings (per-node figures of the "
+            f"{budget['from_nodes']}-node run × 1,000): about {budget['commands_per_s']:,} "
+            f"commands/s ({budget['scripts_per_s']:,} script calls/s) and "
+            f"{budget['cpu_cores']:g} of a core.",
+            "",
+        ]
+    return lines
+
+
 def _failover(section: dict[str, Any] | None) -> list[str]:
     out = ["## Leader failover", ""]
     if section is not None and section.get("timings"):
@@ -527,6 +591,7 @@ def render(results: dict[str, Any]) -> str:
         _probes(results.get("probes")),
         _scale(results.get("metrics_scale")),
         _failover(results.get("failover")),
+        _fleet(results.get("fleet")),
         _drain(results.get("drain")),
         _profile(results.get("profile")),
     ):

@@ -115,4 +115,34 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
         None if failover is None or bound is None else failover <= bound,
         "s",
     )
+    sizes = _get(results, "fleet", "sizes") or []
+    largest = next((size for size in sizes if size.get("nodes") == 500), None)
+    bound = _get(results, "fleet", "election_bound_s")
+    seen = None if largest is None else largest.get("all_observed_s")
+    add(
+        "fleet of 500: every node sees the new leader after the leader's process dies",
+        f"≤ lease + retry + call timeout = {bound} s"
+        if bound
+        else "≤ lease + retry + call timeout",
+        seen,
+        None if seen is None or bound is None else seen <= bound,
+        "s",
+    )
+    config_bound = _get(results, "fleet", "config_bound_s")
+    reach = None if largest is None else largest.get("config_change_s")
+    add(
+        "fleet of 500: a config change reaches every node",
+        f"≤ 2 × poll interval = {config_bound} s" if config_bound else "≤ 2 × poll interval",
+        reach,
+        None if reach is None or config_bound is None else reach <= config_bound,
+        "s",
+    )
+    cores = None if largest is None else largest.get("redis", {}).get("cpu_cores")
+    add(
+        "fleet of 500: Redis CPU",
+        "< 1 core",
+        cores,
+        None if cores is None else cores < 1.0,
+        "cores",
+    )
     return rows

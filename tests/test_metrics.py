@@ -217,3 +217,41 @@ def test_text_encoder_is_byte_identical_to_prometheus_client() -> None:
     assert encoder.render(metrics.registry) == expected
     counter.labels("late", "y").inc()
     assert encoder.render(metrics.registry) == generate_latest(metrics.registry)
+
+
+def test_fast_exemplar_path_matches_prometheus_client() -> None:
+    """Observations with exemplars land like Histogram.observe(value, exemplar) lands them."""
+    import re
+
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.openmetrics.exposition import generate_latest
+
+    from fastapi_sentient.inflight import InFlight
+    from fastapi_sentient.metrics.http import HttpMetrics
+    from fastapi_sentient.metrics.registry import DEFAULT_BUCKETS
+
+    ours = Metrics(CollectorRegistry(), process_collectors=False)
+    reference = Metrics(CollectorRegistry(), process_collectors=False)
+    http = HttpMetrics(ours, InFlight())
+    plain = reference.histogram(
+        "http_request_duration_seconds",
+        "Time from request start to the last response body chunk.",
+        ("method", "route", "status_code"),
+        buckets=DEFAULT_BUCKETS,
+    )
+    for index, value in enumerate((0.001, 0.005, 0.2, 0.2, 42.0, 1e6)):
+        exemplar = {"trace_id": f"{index:032x}", "span_id": f"{index:016x}"}
+        http.record("GET", "/x", 200, value, None, exemplar)
+        plain.labels("GET", "/x", "200").observe(value, exemplar)
+
+    def buckets(registry: CollectorRegistry) -> list[str]:
+        text = generate_latest(registry).decode()
+        return [
+            re.sub(r" \d+\.\d+$", " <ts>", line)  # the exemplar's own timestamp
+            for line in text.splitlines()
+            if line.startswith("http_request_duration_seconds_") and "_created" not in line
+        ]
+
+    ours_lines = buckets(ours.registry)
+    assert ours_lines == buckets(reference.registry)
+    assert sum(" # {" in line for line in ours_lines) == 4  # one per bucket hit

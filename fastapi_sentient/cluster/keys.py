@@ -69,8 +69,14 @@ class Keys:
 
     @property
     def roster(self) -> str:
-        """STRING: bumped whenever a member joins, leaves or changes its document."""
+        """HASH v (bumped whenever a member joins, leaves or changes its document) and floor
+        (the oldest version ``changes`` still answers for)."""
         return self.prefix + "roster"
+
+    @property
+    def changes(self) -> str:
+        """ZSET node → roster version of its last change (departed nodes stay a while)."""
+        return self.prefix + "changes"
 
     @property
     def services(self) -> str:
@@ -89,5 +95,5 @@ class Keys:
 
     @property
     def channel(self) -> str:
-        """Pub/Sub channel carrying new config versions (a wake-up hint only)."""
+        """Pub/Sub channel ringing the watch loops on new config versions and elections (a hint)."""
         return self.prefix + "config-changed"

@@ -10,10 +10,11 @@ per departure.
 Events: this node emits ``node_joined`` / ``node_left`` once per
 ``(node, incarnation)`` it observes, from the group's stream and from the full
 member list (so a missed message corrects itself).  Reading that list costs
-O(N) per node, so the heartbeat loop reads it only when it changed: a roster
-version, bumped by every join, leave and document change, and the count of
-members past the TTL are read every interval in O(log N), and the list only
-when either moved.
+O(N), and N nodes reading it every interval cost Redis O(N²), so the heartbeat
+loop reads it once and then follows it: every join, leave and document change
+bumps a roster version and records, per node, the version of its last change;
+each interval a node reads the version and the members past the TTL (usually
+none) in O(log N), and only the members changed since the version it holds.
 An incarnation that was removed never comes back: a node that finds itself
 evicted (it was paused past the TTL, or the store lost its data) takes a new
 incarnation before re-announcing itself.
@@ -60,7 +61,8 @@ class Membership:
         self._departed: set[tuple[str, str]] = set()
         self._departed_order: deque[tuple[str, str]] = deque()
         self.live: list[NodeRecord] = []
-        self._roster: tuple[int, int] | None = None
+        self._records: dict[str, NodeRecord] = {}
+        self._version: int | None = None
 
     # --- this node ---------------------------------------------------------------------------
 
@@ -102,13 +104,15 @@ class Membership:
 
     async def refresh(self) -> list[NodeRecord]:
         """Read every member, reconcile events, and return the live ones."""
-        now, entries = await self._store.list_members()
+        now, version, entries = await self._store.snapshot()
         present: dict[str, str] = {}
+        records: dict[str, NodeRecord] = {}
         live: list[NodeRecord] = []
         for node, heartbeat, document in entries:
             if not document:
                 continue
             record = NodeRecord.from_json(document, heartbeat)
+            records[node] = record
             present[node] = record.incarnation
             if heartbeat > now - self._node_ttl_ms:
                 live.append(record)
@@ -116,16 +120,38 @@ class Membership:
             self._joined(node, incarnation)
         for node in [n for n in self._known if n not in present]:
             self._left(node, self._known[node], "gone")
+        self._records, self._version = records, version
         self.live = sorted(live, key=lambda r: r.node_id)
         return self.live
 
     async def sync(self) -> list[NodeRecord]:
-        """The live members, re-read only when the roster changed since the last read."""
+        """The live members, following the roster's changes (the whole list only at first)."""
         roster = await self._store.roster()
-        if roster != self._roster:
-            await self.refresh()
-            self._roster = roster  # read before the list: a change in between reads again
+        version = self._version
+        if version is None or roster.floor > version or roster.version < version:
+            await self.refresh()  # first read, fell behind the floor, or the store was reset
+        else:
+            while roster.version > version:
+                changes = await self._store.changes(version)
+                if not changes:
+                    break
+                for node, changed, document, heartbeat in changes:
+                    self._apply(node, document, heartbeat)
+                    version = max(version, changed)
+            self._version = version
+        records = self._records
+        self.live = [records[n] for n in sorted(records) if n not in roster.stale]
         return self.live
+
+    def _apply(self, node: str, document: str, heartbeat: float | None) -> None:
+        if document and heartbeat is not None:
+            record = NodeRecord.from_json(document, heartbeat)
+            self._records[node] = record
+            self._joined(node, record.incarnation)
+            return
+        self._records.pop(node, None)
+        if node in self._known:
+            self._left(node, self._known[node], "gone")
 
     async def reap(self) -> list[str]:
         """Remove dead members (idempotent; any node may run it)."""

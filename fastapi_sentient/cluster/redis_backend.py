@@ -89,7 +89,7 @@ class RedisCoordinator(Coordinator):
             self.timings,
             lambda: self.node_id,
             lambda: membership.incarnation,
-            on_elected=self._began_leading,
+            on_elected=self._elected,
             on_stopped=self._stopped,
             on_observed=self._observed,
         )
@@ -221,7 +221,29 @@ class RedisCoordinator(Coordinator):
             self._watch_log.success()
 
     def _on_entry(self, entry: StreamEntry) -> None:
+        fields = entry.fields
+        if fields.get("type") == "elected":
+            # followers learn of a new leader from the stream, woken by the doorbell
+            # below, rather than at their next campaign attempt a retry period later
+            epoch = int(fields.get("epoch") or 0)
+            if epoch > self._leader_seen[1]:
+                self._observed(fields.get("node") or None, epoch)
+            return
         self._membership.on_stream(entry)
+
+    def _elected(self, leadership: Leadership) -> None:
+        self._began_leading(leadership)
+        task = asyncio.get_running_loop().create_task(self._ring())
+        self._helpers.add(task)
+        task.add_done_callback(self._helpers.discard)
+
+    async def _ring(self) -> None:
+        """Wake every node's watch loop: the stream now holds this election."""
+        try:
+            async with asyncio.timeout(self.settings.cluster_call_timeout):
+                await self._client.publish(self.keys.channel, "elected")
+        except Exception:
+            logger.debug("announcing the election failed; followers learn it on their own")
 
     def _on_reset(self) -> None:
         # the next heartbeat finds this node gone and rejoins under a new incarnation;

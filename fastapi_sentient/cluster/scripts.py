@@ -47,7 +47,8 @@ local function ensure_boot(k, gen, lease_ms, maxlen, replid)
     restart_epochs(k.epoch, 0)
   end
   redis.call('SET', k.boot, gen)
-  redis.call('INCR', k.roster)
+  -- every reader of the member list falls behind the floor and reads it whole
+  redis.call('HSET', k.roster, 'floor', redis.call('HINCRBY', k.roster, 'v', 1))
   redis.call('DEL', k.leader)
   redis.call('SET', k.holdoff, '1', 'PX', lease_ms)
   redis.call('XADD', k.events, 'MAXLEN', '~', maxlen, '*',
@@ -57,6 +58,23 @@ end
 local function inc_of(doc)
   if not doc then return false end
   return cjson.decode(doc).inc
+end
+-- Record a roster change of one node: its entry in the changes set takes the new version.
+local function changed(roster, changes, node)
+  local v = redis.call('HINCRBY', roster, 'v', 1)
+  redis.call('ZADD', changes, v, node)
+end
+-- Forget the oldest departed nodes once there are many; readers behind the floor re-read all.
+local function prune_changes(changes, nodes, roster)
+  local excess = redis.call('ZCARD', changes) - redis.call('HLEN', nodes) - 1000
+  if excess <= 0 then return end
+  local oldest = redis.call('ZRANGE', changes, 0, math.min(excess, 100) - 1, 'WITHSCORES')
+  for i = 1, #oldest, 2 do
+    if redis.call('HEXISTS', nodes, oldest[i]) == 0 then
+      redis.call('ZREM', changes, oldest[i])
+      redis.call('HSET', roster, 'floor', oldest[i + 1])
+    end
+  end
 end
 local function drop_services(key, doomed)
   local all = redis.call('HGETALL', key)
@@ -130,7 +148,7 @@ return {h[1], h[2] or '', h[3] or '0', redis.call('HGET', KEYS[2], h[1]) or '',
         redis.call('ZSCORE', KEYS[3], h[1]) or ''}
 """
 
-# KEYS: members nodes boot holdoff events services roster replid epoch leader
+# KEYS: members nodes boot holdoff events services roster replid epoch leader changes
 # ARGV: node inc doc must_exist gen lease_ms maxlen replid
 HEARTBEAT = (
     _COMMON
@@ -157,7 +175,7 @@ end
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 if stored ~= ARGV[3] then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-  redis.call('INCR', KEYS[7])
+  changed(KEYS[7], KEYS[11], ARGV[1])
 end
 if joined then
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*',
@@ -168,7 +186,7 @@ return {'ok', gen, int(now)}
 """
 )
 
-# KEYS: members nodes services events roster   ARGV: node_ttl_ms limit maxlen
+# KEYS: members nodes services events roster changes   ARGV: node_ttl_ms limit maxlen
 REAP = (
     _COMMON
     + """
@@ -183,15 +201,16 @@ for _, id in ipairs(ids) do
   redis.call('HDEL', KEYS[2], id)
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
              'type', 'node-left', 'node', id, 'inc', inc, 'reason', 'timeout')
+  changed(KEYS[5], KEYS[6], id)
   dead[id] = true
 end
 drop_services(KEYS[3], function(s) return dead[s.node] end)
-redis.call('INCR', KEYS[5])
+prune_changes(KEYS[6], KEYS[2], KEYS[5])
 return ids
 """
 )
 
-# KEYS: members nodes services events roster   ARGV: node inc maxlen
+# KEYS: members nodes services events roster changes   ARGV: node inc maxlen
 LEAVE = (
     _COMMON
     + """
@@ -201,19 +220,21 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 drop_services(KEYS[3], function(s) return s.node == ARGV[1] end)
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
            'type', 'node-left', 'node', ARGV[1], 'inc', ARGV[2], 'reason', 'shutdown')
-redis.call('INCR', KEYS[5])
+changed(KEYS[5], KEYS[6], ARGV[1])
+prune_changes(KEYS[6], KEYS[2], KEYS[5])
 return 1
 """
 )
 
-# KEYS: members nodes   ARGV: -
-# Returns now_ms, then (node, heartbeat_ms, doc) for every stored member, live or not:
-# the caller decides liveness against the server time returned with them.
+# KEYS: members nodes roster   ARGV: -
+# Returns now_ms and the roster version, then (node, heartbeat_ms, doc) for every
+# stored member, live or not: the caller decides liveness against the server time
+# returned with them.
 LIST = (
     _COMMON
     + """
 local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local out = {int(now_ms())}
+local out = {int(now_ms()), redis.call('HGET', KEYS[3], 'v') or '0'}
 for i = 1, #entries, 2 do
   out[#out + 1] = entries[i]
   out[#out + 1] = entries[i + 1]
@@ -223,17 +244,34 @@ return out
 """
 )
 
-# KEYS: members roster   ARGV: node_ttl_ms
-# What the member list's readers need to know whether to read it again, in
-# O(log N): the roster version and how many members have missed the TTL.
+# KEYS: members roster   ARGV: node_ttl_ms limit
+# What a reader of the member list needs every heartbeat, in O(log N): the roster
+# version and floor, and the members past the TTL (usually none).
 ROSTER = (
     _COMMON
     + """
 local cutoff = now_ms() - tonumber(ARGV[1])
-return {redis.call('GET', KEYS[2]) or '0',
-        redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. int(cutoff))}
+local h = redis.call('HMGET', KEYS[2], 'v', 'floor')
+return {h[1] or '0', h[2] or '0',
+        redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. int(cutoff), 'LIMIT', 0, ARGV[2])}
 """
 )
+
+# KEYS: changes nodes members   ARGV: since limit
+# The members changed since roster version ``since``: (node, version, doc, heartbeat_ms),
+# doc and heartbeat empty for a node that left.
+CHANGES = """
+local changed = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES',
+                           'LIMIT', 0, ARGV[2])
+local out = {}
+for i = 1, #changed, 2 do
+  out[#out + 1] = changed[i]
+  out[#out + 1] = changed[i + 1]
+  out[#out + 1] = redis.call('HGET', KEYS[2], changed[i]) or ''
+  out[#out + 1] = redis.call('ZSCORE', KEYS[3], changed[i]) or ''
+end
+return out
+"""
 
 # KEYS: services   ARGV: id node
 UNREGISTER = """

@@ -33,6 +33,17 @@ logger = logging.getLogger("fastapi_sentient.cluster")
 
 STREAM_MAXLEN = 10_000
 REAP_LIMIT = 100
+ROSTER_STALE_LIMIT = 1000
+CHANGES_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """What the member list's readers check every heartbeat."""
+
+    version: int
+    floor: int
+    stale: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +107,7 @@ class Store:
                 "LEAVE",
                 "LIST",
                 "ROSTER",
+                "CHANGES",
                 "UNREGISTER",
                 "DISCOVER",
                 "SET_CONFIG",
@@ -346,6 +358,7 @@ class Store:
                 k.replid,
                 k.epoch,
                 k.leader,
+                k.changes,
             ),
             (
                 node,
@@ -365,7 +378,7 @@ class Store:
         k = self.keys
         reply = await self._run(
             "REAP",
-            (k.members, k.nodes, k.services, k.events, k.roster),
+            (k.members, k.nodes, k.services, k.events, k.roster, k.changes),
             (self.node_ttl_ms, REAP_LIMIT, self.maxlen),
         )
         return [str(x) for x in reply]
@@ -375,7 +388,7 @@ class Store:
         k = self.keys
         reply = await self._run(
             "LEAVE",
-            (k.members, k.nodes, k.services, k.events, k.roster),
+            (k.members, k.nodes, k.services, k.events, k.roster, k.changes),
             (node, incarnation, self.maxlen),
             timeout,
         )
@@ -383,20 +396,45 @@ class Store:
 
     async def list_members(self) -> tuple[float, list[tuple[str, float, str]]]:
         """Server time (ms) and every stored member: (node, heartbeat ms, document)."""
+        now, _version, entries = await self.snapshot()
+        return now, entries
+
+    async def snapshot(self) -> tuple[float, int, list[tuple[str, float, str]]]:
+        """Server time (ms), the roster version they are as of, and every stored member."""
         k = self.keys
-        reply = await self._run("LIST", (k.members, k.nodes))
+        reply = await self._run("LIST", (k.members, k.nodes, k.roster))
         now = float(reply[0])
-        rest = reply[1:]
+        rest = reply[2:]
         entries = [
             (str(rest[i]), float(rest[i + 1]), str(rest[i + 2])) for i in range(0, len(rest), 3)
         ]
-        return now, entries
+        return now, int(reply[1]), entries
 
-    async def roster(self) -> tuple[int, int]:
-        """The roster version and the number of members past the node TTL."""
+    async def roster(self) -> Roster:
+        """The roster version and floor, and the members past the node TTL."""
         k = self.keys
-        reply = await self._run("ROSTER", (k.members, k.roster), (self.node_ttl_ms,))
-        return int(reply[0]), int(reply[1])
+        reply = await self._run(
+            "ROSTER", (k.members, k.roster), (self.node_ttl_ms, ROSTER_STALE_LIMIT)
+        )
+        return Roster(int(reply[0]), int(reply[1]), frozenset(str(x) for x in reply[2]))
+
+    async def changes(self, since: int) -> list[tuple[str, int, str, float | None]]:
+        """Members changed after roster version ``since``: (node, version, doc, heartbeat ms).
+
+        A departed node has an empty document.  At most ``CHANGES_LIMIT`` are
+        returned, oldest first; the caller asks again from the last version.
+        """
+        k = self.keys
+        reply = await self._run("CHANGES", (k.changes, k.nodes, k.members), (since, CHANGES_LIMIT))
+        return [
+            (
+                str(reply[i]),
+                int(float(reply[i + 1])),
+                str(reply[i + 2]),
+                float(reply[i + 3]) if reply[i + 3] else None,
+            )
+            for i in range(0, len(reply), 4)
+        ]
 
     # --- services -------------------------------------------------------------------------------
 

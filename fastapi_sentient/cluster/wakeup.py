@@ -1,4 +1,4 @@
-"""Pub/Sub as a doorbell: a published config version wakes the poll loop early.
+"""Pub/Sub as a doorbell: a new config version or an election wakes the poll loop early.
 
 Messages are at-most-once (lost while disconnected), so nothing depends on
 them; the poll loop runs on its interval anyway.

@@ -9,11 +9,13 @@ methods are the standard nine or ``other``, status codes are three digits.
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.samples import Exemplar
 
 from fastapi_sentient.inflight import InFlight
 from fastapi_sentient.metrics.registry import DEFAULT_BUCKETS, Metrics
@@ -83,7 +85,7 @@ class HttpMetrics:
         if exemplar is None:
             children[1].observe(duration)
         else:
-            children[1].child.observe(duration, exemplar)
+            children[1].observe_with_exemplar(duration, exemplar)
         if ttfb is not None:
             observer = self._ttfb_children.get((method, route))
             if observer is None:
@@ -103,19 +105,35 @@ class _Observer:
     the public ``observe``.
     """
 
-    __slots__ = ("_bounds", "_buckets", "_sum", "child", "observe")
+    __slots__ = ("_bounds", "_buckets", "_sum", "child", "observe", "observe_with_exemplar")
 
     def __init__(self, child: Any) -> None:
         self.child = child
         bounds = getattr(child, "_upper_bounds", None)
         buckets = getattr(child, "_buckets", None)
         total = getattr(child, "_sum", None)
-        if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        if (
+            bounds is None
+            or buckets is None
+            or total is None
+            or len(bounds) != len(buckets)
+            or not all(hasattr(b, "set_exemplar") for b in buckets)
+        ):
             self.observe = child.observe
+            self.observe_with_exemplar = child.observe
             return
         self._bounds, self._buckets, self._sum = list(bounds), list(buckets), total
         self.observe = self._fast
+        self.observe_with_exemplar = self._fast_exemplar
 
     def _fast(self, amount: float) -> None:
         self._sum.inc(amount)
         self._buckets[bisect_left(self._bounds, amount)].inc(1)
+
+    def _fast_exemplar(self, amount: float, exemplar: dict[str, str]) -> None:
+        # Our exemplars are a trace and a span id, well inside the OpenMetrics label
+        # limit that prometheus_client re-validates on every observation.
+        self._sum.inc(amount)
+        bucket = self._buckets[bisect_left(self._bounds, amount)]
+        bucket.inc(1)
+        bucket.set_exemplar(Exemplar(exemplar, amount, time.time()))

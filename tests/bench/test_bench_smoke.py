@@ -48,6 +48,6 @@ def test_quick_inprocess_run_writes_per_round_figures_and_medians(tmp_path: Path
     assert section["configs"]["bare"]["added_us"] == 0.0
     assert section["ours_added_over_pfi_added"] is None  # PFI was not part of this run
     targets = {row["target"]: row for row in results["targets"]}
-    assert len(targets) == 9
+    assert len(targets) == 12
     assert all(row["met"] is None for row in targets.values())  # nothing comparable was run
     assert "uvicorn" not in results

@@ -9,7 +9,7 @@ import pytest
 
 from fastapi_sentient.cluster.connection import open_client, parse_redis_url
 from fastapi_sentient.cluster.keys import Keys
-from fastapi_sentient.cluster.store import Store
+from fastapi_sentient.cluster.store import Roster, Store
 from tests.cluster.conftest import precreate_boot
 from tests.support.redis_server import RedisServer
 
@@ -130,63 +130,96 @@ async def test_member_list_reports_liveness_by_server_time(store: Store) -> None
     assert now - by_node["b"] > 1000
 
 
-async def test_roster_moves_on_joins_documents_and_departures_only(store: Store) -> None:
-    """The roster version ignores plain heartbeats; the stale count follows the TTL."""
-    assert await store.roster() == (0, 0)
+async def test_roster_records_joins_documents_and_departures_only(store: Store) -> None:
+    """The roster version ignores plain heartbeats; changes name what moved; stale follows the TTL."""
+    assert await store.roster() == Roster(0, 0, frozenset())
     await store.heartbeat("a", "1", '{"node":"a","inc":"1"}', must_exist=False)
-    joined = await store.roster()
-    assert joined[0] > 0
+    joined = (await store.roster()).version
+    assert joined > 0
     for _ in range(3):
         await store.heartbeat("a", "1", '{"node":"a","inc":"1"}', must_exist=True)
-    assert await store.roster() == joined  # nothing changed but the heartbeat time
-    await store.heartbeat("a", "1", '{"node":"a","inc":"1","status":"degraded"}', must_exist=True)
-    changed = await store.roster()
-    assert changed[0] > joined[0]
+    assert (await store.roster()).version == joined  # nothing changed but the heartbeat time
+    await store.heartbeat("a", "1", '{"node":"a","inc":"1","status":"ok"}', must_exist=True)
     await store.heartbeat("b", "1", '{"node":"b","inc":"1"}', must_exist=False)
+    changes = await store.changes(joined)
+    assert [(node, doc) for node, _v, doc, _beat in changes] == [
+        ("a", '{"node":"a","inc":"1","status":"ok"}'),
+        ("b", '{"node":"b","inc":"1"}'),
+    ]
+    assert all(beat is not None for *_rest, beat in changes)
+    before = (await store.roster()).version
     await store.client.zadd(KEYS.members, {"b": 1})  # b's last heartbeat long ago
-    stale = await store.roster()
-    assert stale[1] == 1
+    assert (await store.roster()).stale == {"b"}
     assert await store.reap() == ["b"]
-    reaped = await store.roster()
-    assert reaped[1] == 0
-    assert reaped[0] > stale[0]
+    after = await store.roster()
+    assert after.stale == frozenset()
+    assert [(n, d, h) for n, _v, d, h in await store.changes(before)] == [("b", "", None)]
     assert await store.leave("a", "1") is True
-    assert (await store.roster())[0] > reaped[0]
+    assert [n for n, *_ in await store.changes(after.version)] == ["a"]
+    _now, version, entries = await store.snapshot()
+    assert (version, entries) == ((await store.roster()).version, [])
 
 
-async def test_membership_rereads_the_list_only_when_the_roster_moved(store: Store) -> None:
-    """sync() costs one O(log N) read per heartbeat; the O(N) list only follows changes."""
+async def test_departed_nodes_are_forgotten_behind_a_floor(store: Store) -> None:
+    """Past a thousand departed nodes the oldest are pruned and the floor moves past them."""
+    pipe = store.client.pipeline(transaction=False)
+    for index in range(1100):
+        pipe.zadd(KEYS.changes, {f"gone-{index}": index + 1})
+    pipe.hset(KEYS.roster, "v", 1100)
+    await pipe.execute()
+    await store.heartbeat("a", "1", '{"node":"a","inc":"1"}', must_exist=False)
+    assert await store.leave("a", "1") is True  # a departure prunes
+    roster = await store.roster()
+    assert roster.floor == 100
+    assert await store.client.zcard(KEYS.changes) == 1001
+
+
+async def test_membership_follows_changes_instead_of_rereading_the_list(store: Store) -> None:
+    """sync() reads the whole list once; afterwards only what changed, in O(log N) when idle."""
     from fastapi_sentient.cluster.events import EventBus
     from fastapi_sentient.cluster.membership import Membership
     from fastapi_sentient.cluster.model import NodeRecord
 
-    class CountingStore(Store):
-        lists = 0
+    calls = {"list": 0, "changes": 0}
 
-        async def list_members(self) -> tuple[float, list[tuple[str, float, str]]]:
-            CountingStore.lists += 1
-            return await super().list_members()
+    class CountingStore(Store):
+        async def snapshot(self) -> tuple[float, int, list[tuple[str, float, str]]]:
+            calls["list"] += 1
+            return await super().snapshot()
+
+        async def changes(self, since: int) -> list[tuple[str, int, str, float | None]]:
+            calls["changes"] += 1
+            return await super().changes(since)
 
     counting = CountingStore(store.client, KEYS, timeout=0.5, lease_ms=1000, node_ttl_ms=1000)
+    events = EventBus()
+    seen: list[tuple[str, str | None]] = []
+    events.add("node_joined", lambda e: seen.append(("joined", e.node_id)))
+    events.add("node_left", lambda e: seen.append(("left", e.node_id)))
     membership = Membership(
         counting,
-        EventBus(),
+        events,
         lambda inc: NodeRecord(node_id="a", incarnation=inc, address="h", port=1, version="1"),
         node_ttl=1.0,
     )
     await membership.heartbeat()
     assert [m.node_id for m in await membership.sync()] == ["a"]
-    assert CountingStore.lists == 1
     for _ in range(5):
         await membership.heartbeat()
         await membership.sync()
-    assert CountingStore.lists == 1
+    assert calls == {"list": 1, "changes": 0}
     await counting.heartbeat("b", "1", '{"node":"b","inc":"1"}', must_exist=False)
     assert [m.node_id for m in await membership.sync()] == ["a", "b"]
-    assert CountingStore.lists == 2
     await counting.client.zadd(KEYS.members, {"b": 1})  # b stops beating
     assert [m.node_id for m in await membership.sync()] == ["a"]
-    assert CountingStore.lists == 3
+    await counting.reap()
+    await membership.sync()
+    assert calls == {"list": 1, "changes": 2}
+    await events.aclose()
+    assert seen == [("joined", "a"), ("joined", "b"), ("left", "b")]
+    await counting.client.delete(KEYS.roster, KEYS.changes, KEYS.members, KEYS.nodes)  # wiped
+    assert await membership.sync() == []
+    assert calls["list"] == 2
 
 
 async def test_config_compare_and_set_bumps_the_version_once(store: Store) -> None:
