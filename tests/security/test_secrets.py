@@ -76,6 +76,7 @@ def _db_status(port: int) -> str | None:
         ("slash", SLASH, SLASH, "text", "always"),
         ("at", AT, quote(AT, safe=""), "json", "authorized"),
         ("slash", SLASH, SLASH, "json", "never"),
+        ("at", AT, quote(AT, safe=""), "text", "never"),
     ],
 )
 def test_database_password_appears_nowhere(
