@@ -65,8 +65,12 @@ class RequestTrackingMiddleware:
         if scope_type == "http":
             path = scope["path"]
             endpoint = self.endpoints.get(path)
-            if endpoint is None and scope.get("root_path"):
-                endpoint = self.endpoints.get(path.removeprefix(scope["root_path"]))
+            if endpoint is None:
+                # behind a proxy prefix our paths, and the excluded ones, are relative to it
+                root_path = scope.get("root_path")
+                if root_path:
+                    path = path.removeprefix(root_path)
+                    endpoint = self.endpoints.get(path)
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return

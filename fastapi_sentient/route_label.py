@@ -9,7 +9,11 @@ the router itself wrote into the scope:
    (the full template including every prefix);
 2. otherwise ``scope["route"].path_format`` (Starlette sets ``scope["route"]``);
 3. mounts add their prefix through ``root_path``; a parametrised mount's prefix is
-   turned back into its template by matching the known mounts, never used raw.
+   turned back into its template by matching the known mounts, never used raw;
+4. what the router leaves unnamed is found through an index built once from the
+   app's routes (FastAPI's included routers flattened): plain routes by their
+   endpoint, a mounted plain ASGI app or ``StaticFiles`` by the app (its label is
+   the mount path), a custom ``BaseRoute`` by the route itself.
 
 Nothing matched (404, trailing-slash redirect, CORS pre-flight) → ``None``, which
 the middleware labels ``__unmatched__``.
@@ -17,10 +21,24 @@ the middleware labels ``__unmatched__``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from starlette.routing import Mount, Route, WebSocketRoute, compile_path
-from starlette.types import ASGIApp, Scope
+from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute, compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+def _as_listed(routes: Iterable[Any]) -> Iterator[Any]:
+    return iter(routes)
+
+
+try:  # FastAPI ≥ 0.137 keeps included routers as tree nodes; this yields their effective routes
+    from fastapi.routing import (  # type: ignore[attr-defined,unused-ignore]
+        _iter_included_route_candidates as _included_candidates,
+    )
+except ImportError:  # older FastAPI copies included routes into the app's list
+    _included_candidates = _as_listed
 
 UNMATCHED = "__unmatched__"
 
@@ -61,41 +79,72 @@ def _local_template(scope: Scope) -> str | None:
             if isinstance(template, str):
                 return template
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return template if isinstance(template, str) else None
+    if isinstance(template, str):
+        return template
+    return None if isinstance(route, Route | WebSocketRoute) else type(route).__name__
+
+
+class _NamedHandle:
+    """A custom route's ``handle`` that first names the route in the scope.
+
+    Starlette's router tells nobody which custom ``BaseRoute`` it chose; only
+    these routes pay for the one dict write, so the ordinary path stays as it was.
+    """
+
+    def __init__(self, route: BaseRoute, handle: Any) -> None:
+        self.route = route
+        self.handle = handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self.route
+        await self.handle(scope, receive, send)
 
 
 class RouteIndex:
-    """What the scope alone cannot tell: mount templates and plain routes.
+    """What the scope alone cannot tell: mount templates and unnamed routes.
 
     A matched mount prefix (``/tenants/42``) is turned back into its template by
     matching the known parametrised mounts.  FastAPI's router (unlike
     Starlette's) records no ``scope["route"]`` for plain Starlette routes —
     ``app.add_route(...)``, ``/docs``, ``/openapi.json`` — only the endpoint it
-    called, so those are found by endpoint.  Built once, when routes are final.
+    called, so those are found by endpoint; a mount records the mounted app as
+    the endpoint, so a plain ASGI app is found that way.  Built once, when
+    routes are final.
     """
 
     def __init__(self, app: ASGIApp | None) -> None:
         self._mounts: list[tuple[Any, str]] = []
         self._endpoints: dict[Any, list[tuple[Any, str]]] = {}
+        self._mounted: dict[Any, str] = {}
         if app is not None:
             self._collect(getattr(app, "routes", None) or [], "")
         # deepest first: a nested mount's regex must win over its parent's
         self._mounts.sort(key=lambda entry: -entry[1].count("/"))
 
-    def _collect(self, routes: list[Any], prefix: str) -> None:
-        for route in routes:
+    def _collect(self, routes: Iterable[Any], prefix: str) -> None:
+        for route in _included_candidates(list(routes)):
             if isinstance(route, Mount):
                 template = prefix + route.path
                 if "{" in template:
                     regex, _, _ = compile_path(template + "/{__rest:path}")
                     self._mounts.append((regex, template))
+                inner = getattr(route.app, "routes", None)
+                if inner is None:  # a plain ASGI app or StaticFiles: the mount is the route
+                    with contextlib.suppress(TypeError):  # an unhashable app: not indexable
+                        self._mounted[route.app] = template
                 self._collect(list(getattr(route, "routes", None) or []), template)
+            elif isinstance(route, Host):
+                self._collect(list(route.routes), prefix)
             elif isinstance(route, Route | WebSocketRoute):
                 try:
                     candidates = self._endpoints.setdefault(route.endpoint, [])
                 except TypeError:  # an unhashable endpoint object: not indexable
                     continue
                 candidates.append((route.path_regex, route.path_format))
+            elif isinstance(route, BaseRoute) and not isinstance(
+                getattr(route, "handle", None), _NamedHandle
+            ):
+                route.handle = _NamedHandle(route, route.handle)  # type: ignore[method-assign]
 
     def template(self, prefix: str) -> str:
         """The template of a mount prefix; static prefixes are already templates."""
@@ -108,12 +157,17 @@ class RouteIndex:
         return prefix
 
     def endpoint_template(self, scope: Scope) -> str | None:
-        """The template of the plain route whose endpoint served ``scope``, if any."""
+        """The template of the plain route whose endpoint served ``scope``, if any.
+
+        A mounted plain app's template is the empty string: the mount prefix,
+        which ``root_path`` carries, is the whole template.
+        """
+        endpoint = scope.get("endpoint")
         try:
-            candidates = self._endpoints.get(scope.get("endpoint"))
+            candidates = self._endpoints.get(endpoint)
+            if not candidates:
+                return "" if endpoint in self._mounted else None
         except TypeError:
-            return None
-        if not candidates:
             return None
         if len(candidates) > 1:
             path = _route_path(scope)

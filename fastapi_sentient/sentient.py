@@ -294,6 +294,8 @@ class Sentient:
             stack.push_async_callback(self.health.stop)
             user_state = await stack.enter_async_context(user_lifespan(app))
             await lifecycle.run_startup()
+            # routes are final once startup ran; custom routes are named from the first request
+            self._mounts = RouteIndex(self.app)
             await self.health.start(lambda coro, name: lifecycle.spawn(coro, name))
             if self.settings.handle_signals:
                 if self.signal_drain.install():

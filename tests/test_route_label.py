@@ -5,13 +5,17 @@ from __future__ import annotations
 import random
 import string
 
+import httpx2
+import pytest
 from fastapi import APIRouter, FastAPI
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 from fastapi_sentient.route_label import UNMATCHED, method_label
-from tests.support.asgi import plugged_app, running
+from tests.support import route_shapes
+from tests.support.asgi import plugged_app, quiet_settings, running, sample
+from tests.support.procs import app_process
 
 
 def routes_in(text: str) -> set[str]:
@@ -163,3 +167,73 @@ async def test_plain_routes_docs_and_shared_endpoints_get_templates() -> None:
     labels = routes_in(text)
     assert {"/plain/{x}", "/also/{y}/plain", "/docs", "/openapi.json"} <= labels
     assert "__unmatched__" not in labels
+
+
+@pytest.mark.parametrize("root_path", ["", "/gateway"])
+async def test_every_app_shape_gets_its_template(root_path: str) -> None:
+    """Mounted ASGI apps and StaticFiles, a parametrised mount and add_route in an included
+    router, a custom BaseRoute and host routing: each labelled with its template."""
+    app = route_shapes.build(quiet_settings(metrics_exclude_paths=[route_shapes.EXCLUDED]))
+    async with running(app, root_path=root_path) as client:
+        for path, host, _ in route_shapes.SHAPES:
+            headers = {"host": host} if host else {}
+            response = await client.get(root_path + path, headers=headers)
+            assert response.status_code == (404 if path == "/no/such/route" else 200), path
+        assert (await client.get(root_path + route_shapes.EXCLUDED)).status_code == 200
+        text = (await client.get(root_path + "/metrics")).text
+    for path, _, label in route_shapes.SHAPES:
+        assert sample(text, "http_requests_total", route=label) == 1, (path, label)
+    assert routes_in(text) == {label for _, _, label in route_shapes.SHAPES}
+
+
+async def test_hostile_traffic_on_every_shape_stays_bounded() -> None:
+    """Random suffixes under every mount, custom route and host leave only the templates."""
+    app = route_shapes.build(quiet_settings())
+    rng = random.Random(7)
+
+    def junk() -> str:
+        return "".join(rng.choices(string.ascii_letters + string.digits, k=12))
+
+    async with running(app) as client:
+        for _ in range(30):
+            for path in (
+                f"/plain/{junk()}",
+                f"/static/{junk()}",
+                f"/api/tenants/{junk()}/files/{junk()}",
+                f"/api/tenants/{junk()}/{junk()}",
+                f"/api/added/{junk()}",
+                f"/custom/{junk()}/{junk()}",
+                f"/{junk()}",
+            ):
+                await client.get(path)
+            await client.get(f"/hosted/{junk()}", headers={"host": "api.example.com"})
+            await client.get(f"/hosted/{junk()}", headers={"host": f"{junk()}.example.com"})
+        text = (await client.get("/metrics")).text
+    assert routes_in(text) == {
+        "/plain",
+        "/static",
+        "/api/tenants/{tenant_id}/files/{name}",
+        "/api/added/{x}",
+        "/custom/{rest}",
+        "/hosted/{h}",
+        UNMATCHED,
+    }
+
+
+@pytest.mark.integration
+async def test_every_app_shape_under_uvicorn_with_a_root_path() -> None:
+    """The same labels from a real uvicorn behind --root-path (a proxy that strips the prefix)."""
+    env = {"SENTIENT_METRICS_EXCLUDE_PATHS": route_shapes.EXCLUDED}
+    with app_process(
+        "tests.support.route_shapes:app", env=env, args=["--root-path", "/gateway"]
+    ) as proc:
+        async with httpx2.AsyncClient(base_url=proc.url, timeout=10) as client:
+            for path, host, _ in route_shapes.SHAPES:
+                headers = {"host": host} if host else {}
+                response = await client.get(path, headers=headers)
+                assert response.status_code == (404 if path == "/no/such/route" else 200), path
+            assert (await client.get(route_shapes.EXCLUDED)).status_code == 200
+            text = (await client.get("/metrics")).text
+    for path, _, label in route_shapes.SHAPES:
+        assert sample(text, "http_requests_total", route=label) == 1, (path, label)
+    assert routes_in(text) == {label for _, _, label in route_shapes.SHAPES}

@@ -31,10 +31,10 @@ def plugged_app(**overrides: Any) -> tuple[FastAPI, Sentient]:
 
 
 @asynccontextmanager
-async def running(app: Any) -> AsyncIterator[httpx2.AsyncClient]:
+async def running(app: Any, root_path: str = "") -> AsyncIterator[httpx2.AsyncClient]:
     """Run the app's lifespan and yield a client talking to it in-process."""
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
-        transport = httpx2.ASGITransport(app=manager.app)
+        transport = httpx2.ASGITransport(app=manager.app, root_path=root_path)
         async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
 
