@@ -29,15 +29,18 @@ FULL_DRAIN = [
     ("uvicorn", 2),
     ("gunicorn", 2),
     ("hypercorn", 0),
+    ("hypercorn-serve", 0),
     ("granian", 1),
 ]
+# started from code, hypercorn binds after lifespan startup: no port to find then (SENTIENT_PORT)
+PORT_UNKNOWN = {"hypercorn-serve"}
 
 
 def _check_full_drain(report: DrainReport, server: ServerProcess, workers: int) -> None:
     summary = f"{server.server} x{workers}: {report.summary()}\n{server.output()}"
     assert report.in_flight == 10, summary
     assert report.completed == 10, summary
-    assert report.sent_during_delay >= 3, summary
+    assert report.sent_during_delay >= 5, summary
     assert report.failed_during_delay == [], summary
     assert 0 not in report.ready_codes, summary  # every probe answered
     # readiness turns 503 and stays there: once one answer is 503, no 200 follows
@@ -59,8 +62,9 @@ async def test_sigterm_drains_under_server(name: str, workers: int, tmp_path: Pa
     finally:
         server.stop()
     # node-id port detection: host:port:pid with the real port under every server
-    assert all(node.split(":")[-2] == str(server.port) for node in nodes.values()), nodes
-    assert server.ports_seen == {server.port}, server.ports_seen
+    expected = "0" if name in PORT_UNKNOWN else str(server.port)
+    assert all(node.split(":")[-2] == expected for node in nodes.values()), nodes
+    assert server.ports_seen == ({None} if name in PORT_UNKNOWN else {server.port})
     _check_full_drain(report, server, workers)
     print(f"\n{name} x{workers}: {report.summary()}")
 
@@ -92,7 +96,7 @@ async def test_hypercorn_worker_processes_warn_and_prestop_drains(tmp_path: Path
     assert all(node.split(":")[-2] == str(server.port) for node in nodes.values()), nodes
     summary = f"{report.summary()}\n{output}"
     assert report.completed == 10 == report.in_flight, summary
-    assert report.sent_during_delay >= 3 and report.failed_during_delay == [], summary
+    assert report.sent_during_delay >= 5 and report.failed_during_delay == [], summary
     assert 503 in report.ready_codes and 0 not in report.ready_codes, summary
     assert report.shutdown_tasks, summary
     print(f"\nhypercorn x1 + preStop /drain: {report.summary()}")
@@ -113,7 +117,7 @@ async def test_prestop_sleep_then_sigterm_under_hypercorn_workers(tmp_path: Path
         server.stop()
     summary = f"{report.summary()}\n{server.output()}"
     assert report.completed == 10 == report.in_flight, summary
-    assert report.sent_during_delay >= 3 and report.failed_during_delay == [], summary
+    assert report.sent_during_delay >= 5 and report.failed_during_delay == [], summary
     assert "SIGTERM does not reach" not in server.output()  # no delay asked, nothing to warn about
     assert report.exit_code is not None and report.exit_code != -signal.SIGKILL
     print(f"\nhypercorn x1 + preStop sleep: {report.summary()}")
