@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint fmt bench clean
+.PHONY: help install run test test-fast test-wheels test-lowest lint fmt bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,12 @@ test: $(STAMP) lint ## lint, then the whole suite (real PostgreSQL, Redis, uvico
 
 test-fast: $(STAMP) ## the suite without the slow multi-process tests
 	$(BIN)/python -m pytest -q -m "not integration"
+
+test-wheels: $(STAMP) ## build the wheel; serve a smoke app from fresh venvs: no extras, each alone, all
+	$(BIN)/python .ci/wheels.py --uv $(BIN)/uv
+
+test-lowest: $(STAMP) ## the non-integration suite on the lowest versions pyproject.toml allows
+	UV=$(BIN)/uv .ci/lowest
 
 bench: $(STAMP) ## side-by-side benchmarks against bare FastAPI and the peers
 	$(BIN)/python -m bench

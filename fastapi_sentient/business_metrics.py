@@ -134,6 +134,18 @@ class BusinessMetrics:
             self._label("auth_type", type), self._label("auth_result", result)
         ).inc()
 
+    def prime(self) -> None:
+        """Export the series of every fixed vocabulary at zero (auth attempts, rate-limit
+        hits, revenue), so dashboards and absence alerts work before the first event."""
+        for auth_type in sorted(self._labels["auth_type"].allowed or ()):
+            for result in AUTH_RESULTS:
+                self.auth_attempts.labels(auth_type, result)
+        for tier in sorted(self._labels["tier"].allowed or ()):
+            for identifier in IDENTIFIER_TYPES:
+                self.rate_limit_hits.labels(tier, identifier)
+            for period in BILLING_PERIODS:
+                self.revenue.labels(tier, period)
+
     def record_rate_limit_hit(self, tier: str, identifier_type: str) -> None:
         """A request refused by a rate limit keyed by ``identifier_type`` (ip, user, ...)."""
         self.rate_limit_hits.labels(
@@ -198,4 +210,6 @@ def business_metrics(source: Sentient | Metrics) -> BusinessMetrics:
     facade = _CACHE.get(metrics)
     if facade is None:
         facade = _CACHE[metrics] = BusinessMetrics(metrics)
+        # from the first use on (typically at import), the fixed vocabularies read 0
+        facade.prime()
     return facade

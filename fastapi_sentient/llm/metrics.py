@@ -38,6 +38,14 @@ TTFT_BUCKETS: tuple[float, ...] = (
 #: The seed's ``llm_request_duration_seconds`` buckets, with the long tail of agents.
 REQUEST_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 
+#: Every ``status`` of ``llm_requests_total`` (the outcomes of one attempt).
+STATUSES = (
+    "success", "error", "client_error", "throttled", "timeout", "circuit_open", "rejected",
+    "cancelled",
+)  # fmt: skip
+#: Every ``type`` of ``llm_tokens_consumed_total``.
+TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
+
 _GENAI = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "server_address")
 
 
@@ -125,6 +133,23 @@ class LLMMetrics:
             (*_GENAI, "error_type"),
             buckets=DURATION_BUCKETS,
         )
+
+    def prime(self, provider: str, models: list[str]) -> None:
+        """Export a provider's series at zero from startup.
+
+        Dashboards then show 0 rather than "no data", and an alert on the error
+        ratio or on absence can fire before the first call.
+        """
+        for model in models:
+            for status in STATUSES:
+                self.requests.labels(provider, model, status)
+            for kind in TOKEN_TYPES:
+                self.tokens.labels(provider, model, kind)
+            self.duration.labels(provider, model)
+            self.cost.labels(provider, model)
+        self.budget_exhausted.labels(provider)
+        self.waiting.labels(provider)
+        self.in_flight.labels(provider)
 
     def attempt(
         self,

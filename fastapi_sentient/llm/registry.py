@@ -174,6 +174,7 @@ class LLMRegistry:
         self.providers[provider.name] = provider
         for model in [*provider.models, "other"]:
             self.pipeline.breaker(Target(provider, model))
+        self.metrics.prime(provider.name, [*provider.models, "other"])
         return provider
 
     def add_route(

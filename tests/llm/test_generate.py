@@ -144,7 +144,7 @@ async def test_stream_closed_early_releases_connection(openai_fake: FakeProvider
         text = exposition(sentient)
     assert stats.in_use == 0
     assert sample(text, "llm_requests_total", provider="openai", status="cancelled") == 1
-    assert sample(text, "llm_requests_total", provider="openai", status="success") is None
+    assert sample(text, "llm_requests_total", provider="openai", status="success") == 0
 
 
 async def test_route_falls_back_and_says_who_served(
