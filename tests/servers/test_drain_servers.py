@@ -34,13 +34,16 @@ FULL_DRAIN = [
 ]
 # started from code, hypercorn binds after lifespan startup: no port to find then (SENTIENT_PORT)
 PORT_UNKNOWN = {"hypercorn-serve"}
+# requests sent (and all served) during the delay: a count a loaded machine still reaches
+MIN_SENT = 3
 
 
 def _check_full_drain(report: DrainReport, server: ServerProcess, workers: int) -> None:
     summary = f"{server.server} x{workers}: {report.summary()}\n{server.output()}"
     assert report.in_flight == 10, summary
     assert report.completed == 10, summary
-    assert report.sent_during_delay >= 5, summary
+    # how many fit in the delay depends on the machine's load; a few prove it was served
+    assert report.sent_during_delay >= MIN_SENT, summary
     assert report.failed_during_delay == [], summary
     assert 0 not in report.ready_codes, summary  # every probe answered
     # readiness turns 503 and stays there: once one answer is 503, no 200 follows
@@ -96,7 +99,7 @@ async def test_hypercorn_worker_processes_warn_and_prestop_drains(tmp_path: Path
     assert all(node.split(":")[-2] == str(server.port) for node in nodes.values()), nodes
     summary = f"{report.summary()}\n{output}"
     assert report.completed == 10 == report.in_flight, summary
-    assert report.sent_during_delay >= 5 and report.failed_during_delay == [], summary
+    assert report.sent_during_delay >= MIN_SENT and report.failed_during_delay == [], summary
     assert 503 in report.ready_codes and 0 not in report.ready_codes, summary
     assert report.shutdown_tasks, summary
     print(f"\nhypercorn x1 + preStop /drain: {report.summary()}")
@@ -117,7 +120,7 @@ async def test_prestop_sleep_then_sigterm_under_hypercorn_workers(tmp_path: Path
         server.stop()
     summary = f"{report.summary()}\n{server.output()}"
     assert report.completed == 10 == report.in_flight, summary
-    assert report.sent_during_delay >= 5 and report.failed_during_delay == [], summary
+    assert report.sent_during_delay >= MIN_SENT and report.failed_during_delay == [], summary
     assert "SIGTERM does not reach" not in server.output()  # no delay asked, nothing to warn about
     assert report.exit_code is not None and report.exit_code != -signal.SIGKILL
     print(f"\nhypercorn x1 + preStop sleep: {report.summary()}")
