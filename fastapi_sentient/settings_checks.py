@@ -47,7 +47,7 @@ CREDENTIAL_HEADERS = frozenset(
 _BAD_PATH = re.compile(r"[?#\s%]")
 
 #: Floor of SENTIENT_HEALTH_INTERVAL: below it the check loops spin the CPU.
-HEALTH_INTERVAL_FLOOR = 0.01
+HEALTH_INTERVAL_FLOOR = 0.1
 #: Ceilings of the shutdown timings, seconds: longer than any pod's grace period.
 MAX_SHUTDOWN_DELAY = 600.0
 MAX_DRAIN_TIMEOUT = 3600.0

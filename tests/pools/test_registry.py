@@ -75,7 +75,7 @@ def test_required_pool_failing_stops_startup_with_one_masked_line() -> None:
 
 def test_optional_pool_starts_unhealthy_and_reconnects_by_itself() -> None:
     """An optional pool that cannot open starts unhealthy; once its server is up it reconnects."""
-    app, sentient = make_app(health_interval=0.05)
+    app, sentient = make_app(health_interval=0.1)
     pool = ToyPool("cache", required=False, up=False)
     sentient.pools.register(pool)
     with TestClient(app) as client:
@@ -99,7 +99,7 @@ def test_non_critical_pool_does_not_gate_readiness() -> None:
 
 def test_critical_pool_failing_fail_after_times_is_recycled() -> None:
     """After fail_after failed checks in a row a critical pool is recycled, and again later."""
-    app, sentient = make_app(health_interval=0.02, health_fail_after=3)
+    app, sentient = make_app(health_interval=0.1, health_fail_after=3)
     pool = ToyPool("db2")
     sentient.pools.register(pool)
     with TestClient(app):
