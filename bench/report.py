@@ -19,7 +19,7 @@ DOC = ROOT / "docs" / "performance.md"
 FULL = ROOT / "bench" / "results" / "full.json"
 
 COMMANDS = [
-    "make bench                      # everything, ~6 min on 2 cores; writes bench/results/full.json and this page",
+    "make bench                      # everything, ~16 min on 2 cores; writes bench/results/full.json and this page",
     "python -m bench --quick         # smoke run (< 1 min); writes bench/results/quick.json",
     "python -m bench --only inprocess,uvicorn --configs ours,pfi   # a subset, to bench/results/partial.json",
     "python -m bench.report          # re-render this page from bench/results/full.json",
@@ -445,6 +445,8 @@ def _fleet(section: dict[str, Any] | None) -> list[str]:
             rows,
         ),
     ]
+    for failed in section.get("failed", []):
+        lines += [f"N = {failed['nodes']}: not measured on this host ({failed['error']}).", ""]
     budget = section.get("budget_1000")
     if budget:
         lines += [
