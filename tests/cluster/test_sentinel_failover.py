@@ -372,6 +372,16 @@ def test_lost_terms_are_fenced_when_only_a_behind_node_survives(world_factory: A
         world.delay_first_writes(True)
         old.pause_after_check()
         second, e2 = world.new_leader(t_cut, [n for n in world.nodes if not n.paused])
+        # paused only once its term began: paused between election and leader task, it
+        # would step down on resumption without ever writing
+        wait_until(
+            lambda n=second, e=e2, t=t_cut: [
+                x for x in n.events("write_queued", t) if x["epoch"] == e
+            ],
+            10,
+            0.01,
+            "the lost term's first write queued",
+        )
         second.pause()  # elected on the primary alone, its first write queued
         assert not [r for r in world.rows() if r["epoch"] == e2]
         t_second = now_ns()
