@@ -80,7 +80,16 @@ class MeteredBlockingPool(BlockingConnectionPool):
         metrics = self.sentient_metrics
         try:
             with metrics.acquiring():
-                return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+                try:
+                    return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+                except RedisConnectionError as exc:
+                    if isinstance(exc.__cause__, TimeoutError) or isinstance(exc, PoolTimeoutError):
+                        raise
+                    # An idle connection to a server that went away (a failover, a
+                    # restart) can fail redis-py's readiness check; drop the idle ones
+                    # and take one more, which connects afresh.
+                    await self.disconnect(inuse_connections=False)
+                    return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
         except RedisConnectionError as exc:
             if not isinstance(exc.__cause__, TimeoutError) or isinstance(exc, PoolTimeoutError):
                 raise
