@@ -32,11 +32,12 @@ from prometheus_client import Counter, Gauge, Histogram, Summary, utils
 from prometheus_client import metrics as client_metrics
 from prometheus_client.registry import Collector
 
+from fastapi_sentient.metrics.label_prefix import MAX_CACHED, LabelPrefixes, escape_value
+
 # Names the library writes unchanged under every escaping scheme (no ``:``, which
 # the underscores scheme rewrites in sample names but not in ``# HELP``).
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _go_float = cast("Callable[[float], str]", utils.floatToGoString)
-_MAX_CACHED = 200_000
 #: Children rendered between two yields of :meth:`OpenMetricsEncoder.chunks`.
 CHUNK_CHILDREN = 8
 
@@ -45,12 +46,8 @@ class Fallback(Exception):
     """Something only the library's encoder renders (or rejects) correctly."""
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-
-
 def _exemplar(exemplar: Any) -> str:
-    labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(exemplar.labels.items()))
+    labels = ",".join(f'{k}="{escape_value(v)}"' for k, v in sorted(exemplar.labels.items()))
     if exemplar.timestamp is not None:
         return f" # {{{labels}}} {_go_float(exemplar.value)} {exemplar.timestamp}"
     return f" # {{{labels}}} {_go_float(exemplar.value)}"
@@ -70,31 +67,11 @@ class OpenMetricsEncoder:
     """Renders a registry in OpenMetrics 1.0.0, reusing label strings across scrapes."""
 
     def __init__(self) -> None:
-        self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._prefix = LabelPrefixes(_NAME, Fallback).get
         # id(child) → (child, its line prefixes); holding the child keeps its id unique.
         self._plans: dict[int, tuple[Any, tuple[str, ...]]] = {}
 
     # --- label strings --------------------------------------------------------------------
-
-    def _prefix(self, name: str, labels: dict[str, str]) -> str:
-        key = (name, tuple(labels.items()))
-        prefix = self._prefixes.get(key)
-        if prefix is None:
-            if not _NAME.match(name):
-                raise Fallback
-            if labels:
-                parts = []
-                for label, value in sorted(labels.items()):
-                    if not _NAME.match(label):
-                        raise Fallback
-                    parts.append(f'{label}="{_escape(value)}"')
-                prefix = f"{name}{{{','.join(parts)}}} "
-            else:
-                prefix = f"{name} "
-            if len(self._prefixes) >= _MAX_CACHED:
-                self._prefixes.clear()  # unbounded user labels: stay correct, just slower
-            self._prefixes[key] = prefix
-        return prefix
 
     def _plan(self, child: Any, name: str, labels: dict[str, str]) -> tuple[str, ...]:
         cached = self._plans.get(id(child))
@@ -115,7 +92,7 @@ class OpenMetricsEncoder:
             plan = tuple(prefix(name + s, labels) for s in ("_count", "_sum", "_created"))
         else:
             plan = (prefix(name, labels),)
-        if len(self._plans) >= _MAX_CACHED:
+        if len(self._plans) >= MAX_CACHED:
             self._plans.clear()
         self._plans[id(child)] = (child, plan)
         return plan
@@ -126,7 +103,7 @@ class OpenMetricsEncoder:
     def _header(name: str, documentation: str, kind: str, unit: str) -> str:
         if not _NAME.match(name):
             raise Fallback
-        head = f"# HELP {name} {_escape(documentation)}\n# TYPE {name} {kind}\n"
+        head = f"# HELP {name} {escape_value(documentation)}\n# TYPE {name} {kind}\n"
         if unit:
             head += f"# UNIT {name} {unit}\n"
         return head

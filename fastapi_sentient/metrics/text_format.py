@@ -19,23 +19,19 @@ from prometheus_client import utils
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from fastapi_sentient.metrics.label_prefix import LabelPrefixes
+
 # The legacy character sets of the text format (names outside them need the
 # library's escaping, so we fall back).
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _go_float = cast("Callable[[float], str]", utils.floatToGoString)
 
 _TYPES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram", "unknown": "untyped"}
 _OM_SUFFIXES = ("_created", "_gsum", "_gcount")
-_MAX_CACHED = 200_000
 
 
 class _Fallback(Exception):
     """A name needs the library's escaping rules."""
-
-
-def _escape_value(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
 def _doc(text: str) -> str:
@@ -46,27 +42,7 @@ class TextEncoder:
     """Renders a registry in the Prometheus text format, reusing label strings across scrapes."""
 
     def __init__(self) -> None:
-        self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
-
-    def _prefix(self, name: str, labels: dict[str, str]) -> str:
-        key = (name, tuple(labels.items()))
-        prefix = self._prefixes.get(key)
-        if prefix is None:
-            if not _METRIC_NAME.match(name):
-                raise _Fallback
-            if labels:
-                parts = []
-                for label, value in sorted(labels.items()):
-                    if not _LABEL_NAME.match(label):
-                        raise _Fallback
-                    parts.append(f'{label}="{_escape_value(value)}"')
-                prefix = f"{name}{{{','.join(parts)}}} "
-            else:
-                prefix = f"{name} "
-            if len(self._prefixes) >= _MAX_CACHED:
-                self._prefixes.clear()  # unbounded user labels: stay correct, just slower
-            self._prefixes[key] = prefix
-        return prefix
+        self._prefix = LabelPrefixes(_METRIC_NAME, _Fallback).get
 
     def _line(self, sample: Any) -> str:
         line = self._prefix(sample.name, sample.labels) + _go_float(sample.value)
