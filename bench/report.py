@@ -29,6 +29,8 @@ COMMANDS = [
 BUSY_CORES = 0.1
 
 FINDINGS_PATH = Path(__file__).with_name("findings.md")
+#: Figures the code's comments refer to instead of quoting them (hand-kept, not measured by a run).
+DESIGN_FIGURES_PATH = Path(__file__).with_name("design_figures.md")
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -598,6 +600,8 @@ def render(results: dict[str, Any]) -> str:
         _profile(results.get("profile")),
     ):
         lines += part
+    if DESIGN_FIGURES_PATH.exists():
+        lines += [DESIGN_FIGURES_PATH.read_text().strip(), ""]
     lines += ["## How the configurations are set up", ""]
     lines += [
         f"- **{row['label']}** (`{row['module']}`): {row.get('description', '')}"

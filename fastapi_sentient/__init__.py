@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from fastapi_sentient.dependencies import DbEngine, DbSession, RedisClient, http_client
     from fastapi_sentient.pools.transaction import transaction
 
-# SQLAlchemy and redis-py cost ~0.3 s and ~27 MB to import; a service without a
-# database or Redis should not pay for them, so these names load on first use.
+# SQLAlchemy and redis-py are slow and heavy to import (docs/performance.md); a service
+# without a database or Redis should not pay for them, so these names load on first use.
 _LAZY = {
     "DbEngine": "fastapi_sentient.dependencies",
     "DbSession": "fastapi_sentient.dependencies",

@@ -1,4 +1,4 @@
-"""The seed's business metrics, as typed methods with bounded labels.
+"""Business metrics (auth, sessions, errors, agent quality, revenue) as typed methods.
 
 Label values here often come from user input (a tier name, an error type, an
 agent name), and every distinct value is a new Prometheus series that lives

@@ -3,8 +3,8 @@
 A service holds most of its objects from startup to exit: modules, the app,
 its routes, pydantic models, pools.  CPython's full collection walks every
 tracked object each time it runs, and a big ``/metrics`` scrape allocates
-enough to set one off now and then; on a typical app that walk takes tens of
-milliseconds and sets the tail of whatever request is running.  ``gc.freeze()``
+enough to set one off now and then; that walk grows with the heap and sets the
+tail of whatever request is running (figures in docs/performance.md).  ``gc.freeze()``
 moves the objects alive at that moment into a generation no collection visits,
 so later full collections walk only what was allocated since.
 

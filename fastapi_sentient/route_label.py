@@ -1,11 +1,12 @@
 """The route label: the full path template of the route that served a request.
 
-This is a versioned seam.  Every library that re-matched ``app.routes`` broke on
-FastAPI 0.137, and on current FastAPI ``scope["route"].path`` is the router-local
-path without the ``include_router`` prefixes.  We read, after the app ran, what
-the router itself wrote into the scope:
+This is a versioned seam.  Every library that re-matched ``app.routes`` broke
+when FastAPI began keeping included routers as tree nodes, and there
+``scope["route"].path`` is the router-local path without the ``include_router``
+prefixes.  We read, after the app ran, what the router itself wrote into the scope:
 
-1. FastAPI ≥ 0.137: ``scope["fastapi"]["effective_route_context"].path_format``
+1. a FastAPI keeping routers as tree nodes:
+   ``scope["fastapi"]["effective_route_context"].path_format``
    (the full template including every prefix);
 2. otherwise ``scope["route"].path_format`` (Starlette sets ``scope["route"]``);
 3. mounts add their prefix through ``root_path``; a parametrised mount's prefix is
@@ -33,11 +34,11 @@ def _as_listed(routes: Iterable[Any]) -> Iterator[Any]:
     return iter(routes)
 
 
-try:  # FastAPI ≥ 0.137 keeps included routers as tree nodes; this yields their effective routes
+try:  # a FastAPI keeping included routers as tree nodes yields their effective routes here
     from fastapi.routing import (  # type: ignore[attr-defined,unused-ignore]
         _iter_included_route_candidates as _included_candidates,
     )
-except ImportError:  # older FastAPI copies included routes into the app's list
+except ImportError:  # a FastAPI without it copies included routes into the app's list
     _included_candidates = _as_listed
 
 UNMATCHED = "__unmatched__"

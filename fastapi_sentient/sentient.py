@@ -197,7 +197,7 @@ class Sentient:
 
     @property
     def business(self) -> BusinessMetrics:
-        """The seed's domain metrics (auth attempts, sessions, revenue, …) with bounded labels."""
+        """Domain metrics (auth attempts, sessions, revenue, …) with bounded labels."""
         from fastapi_sentient.business_metrics import business_metrics
 
         return business_metrics(self)

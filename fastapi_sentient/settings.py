@@ -563,8 +563,8 @@ class SentientSettings(BaseSettings):
     )
     tracing_fast_encoder: bool = Field(
         default=True,
-        description="Encode spans for OTLP/HTTP with our cached encoder (about 4× cheaper than "
-        "the SDK's); false uses the SDK's own.",
+        description="Encode spans for OTLP/HTTP with our cached encoder (it reuses the bytes of "
+        "repeated attributes, so it is cheaper than the SDK's); false uses the SDK's own.",
     )
     tracing_instrumentation: Literal["sentient", "opentelemetry"] = Field(
         default="sentient",

@@ -26,7 +26,7 @@ def raise_if_cancelling() -> None:
     """Re-raise a cancellation that a coinciding timeout converted and swallowed.
 
     When a task is cancelled at the moment one of its timeouts (ours or the
-    Redis client's socket timeout) fires, Python 3.11 can surface the timeout
+    Redis client's socket timeout) fires, asyncio can surface the timeout
     instead; the request stays counted in ``Task.cancelling()``, so a loop that
     checks it still stops at shutdown instead of running on forever.
     """

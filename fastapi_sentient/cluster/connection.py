@@ -1,8 +1,8 @@
 """The coordinator's own Redis connections: parsed from the URL, retries off, short timeouts.
 
 Coordination must never share the application's pool or its retry policy:
-redis-py's defaults (5 s socket timeout, up to ten retries) can hold one lease
-renewal for most of a minute, long after the lease passed to another node, and
+redis-py's defaults (long socket timeouts, several retries) can hold one lease
+renewal long after the lease passed to another node, and
 may run a non-idempotent script twice.  Here every socket operation is bounded
 by ``SENTIENT_CLUSTER_CALL_TIMEOUT`` and a failed call fails once, at once; the
 loops decide what to do next.

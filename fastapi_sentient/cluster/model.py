@@ -145,7 +145,7 @@ class ServiceInstance:
 
 @dataclass(frozen=True, slots=True)
 class ClusterHealth:
-    """This node's view of the cluster (the seed's ClusterHealth)."""
+    """This node's view of the cluster: backend, member counts by status, the leader."""
 
     backend: str
     connected: bool

@@ -1,4 +1,4 @@
-"""What a health check says: a status and the seed's result record."""
+"""What a health check says: a status and a timestamped result record."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 
 class HealthStatus(enum.StrEnum):
-    """The four states of the seed; ``unknown`` means "not checked yet" and is not ready."""
+    """The four states; ``unknown`` means "not checked yet" and is not ready."""
 
     HEALTHY = "healthy"
     DEGRADED = "degraded"
@@ -52,7 +52,7 @@ class CheckResult:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, with the field names of the seed's HealthCheckResult."""
+        """JSON-ready form, with the camelCase field names the ``/health`` body promises."""
         return {
             "status": self.status.value,
             "timestamp": self.timestamp.isoformat(),
@@ -64,7 +64,7 @@ class CheckResult:
 
 
 def aggregate(statuses: list[HealthStatus]) -> HealthStatus:
-    """The seed's rule: any unhealthy → unhealthy, else any degraded → degraded.
+    """Worst status wins: any unhealthy → unhealthy, else any degraded → degraded.
 
     ``unknown`` (a check that has not run yet) counts as not ready, so it wins
     over healthy but not over a known failure.

@@ -5,11 +5,11 @@ cached, so the pool's own check and this one share one request per interval).
 A 2xx is healthy; 429 is degraded (reachable, key valid, rate limited); any
 other 4xx — 400, 401, 403, 404 — is *unhealthy*: a wrong key or URL answers fast
 and must never read as "reachable".  A provider whose breakers are open is at
-most degraded, since real traffic is failing whatever the probe says.  The
-seed's rule combines providers: all unhealthy → unhealthy, some → degraded.
+most degraded, since real traffic is failing whatever the probe says.  One
+failing provider is not an outage: all unhealthy → unhealthy, some → degraded.
 A provider marked ``critical`` that is unhealthy makes the whole check
 unhealthy (only then does it gate readiness).  ``SENTIENT_LLM_PROBE_GENERATE``
-switches to the seed's ``max_tokens=1`` completion, which is billed.
+switches to a ``max_tokens=1`` completion, which is billed.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class ProvidersCheck:
         return int(response.status_code)
 
     async def _generate(self, provider: Provider) -> int:
-        """The seed's probe: one billed completion with max_tokens=1 (opt-in only)."""
+        """The generating probe: one billed completion with max_tokens=1 (opt-in only)."""
         from fastapi_sentient.llm.errors import ProviderError, ThrottledError
 
         model = provider.default_model or "default"

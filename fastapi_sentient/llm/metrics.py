@@ -1,4 +1,4 @@
-"""The LLM layer's instruments: the seed's ``llm_*`` metrics and the OTel GenAI histograms.
+"""The LLM layer's instruments: the ``llm_*`` metrics and the OTel GenAI histograms.
 
 One sample per *attempt*: a call retried three times is three requests to the
 provider, and that is what capacity planning and the provider's bill see.
@@ -35,7 +35,7 @@ DURATION_BUCKETS: tuple[float, ...] = (
 TTFT_BUCKETS: tuple[float, ...] = (
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 )  # fmt: skip
-#: The seed's ``llm_request_duration_seconds`` buckets, with the long tail of agents.
+#: ``llm_request_duration_seconds`` buckets, with the long tail of agents.
 REQUEST_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 
 #: Every ``status`` of ``llm_requests_total`` (the outcomes of one attempt).

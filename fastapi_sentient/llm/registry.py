@@ -284,7 +284,7 @@ class LLMRegistry:
         """Ask a provider (or a route) for a whole answer.
 
         ``provider`` names a provider or a route; without it the model picks one.
-        Pass either the seed's ``request`` or its fields.  ``messages`` may hold
+        Pass either a whole ``request`` (:class:`LLMRequest`) or its fields.  ``messages`` may hold
         content parts (text, images); ``system`` is a system prompt (text or
         text blocks); ``tools`` and ``tool_choice`` offer functions to call, and
         ``result.tool_calls`` holds the calls asked for; ``response_schema`` (a

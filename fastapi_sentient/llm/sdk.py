@@ -19,7 +19,7 @@
 
 The clients are built with ``max_retries=0``: our retry loop is the only one,
 so an outage costs ``SENTIENT_LLM_RETRY_ATTEMPTS`` requests per call, not that
-times the SDK's own three.  :meth:`SDKCalls.call` and :meth:`SDKCalls.stream`
+times the SDK's own attempts.  :meth:`SDKCalls.call` and :meth:`SDKCalls.stream`
 run the SDK call through the pipeline (concurrency limits, deadline, retries,
 breaker, attempt timeout, span) and read tokens from the response's or the
 stream's ``usage`` (either SDK's shape) for the metrics and cost.  SDK

@@ -1,4 +1,4 @@
-"""The request and result shapes of the LLM layer (the seed's LLMRequest / LLMResponse)."""
+"""The request and result shapes of the LLM layer: messages, tools, requests, results."""
 
 from __future__ import annotations
 

@@ -5,13 +5,13 @@ We reuse prometheus_client's own negotiation (``choose_encoder``), so OpenMetric
 ``Accept`` header asks for it — as Prometheus does by default — and render it
 with our own encoders, which produce the library's bytes in less time.
 
-A scrape of ten thousand series is tens of milliseconds of Python, and the
-requests sharing the process must not wait for all of it.  A rendering thread
+A scrape of a large registry is a long stretch of Python, and the requests
+sharing the process must not wait for all of it.  A rendering thread
 would not help them: it holds the GIL for the interpreter's whole switch
 interval every time a request's thread wants it back.  So OpenMetrics is
 rendered on the event loop in short slices with a pause after each, in which
-other requests run — a scrape uses at most about a third of the process while
-it renders — and compressed by zlib in a worker thread, which releases the GIL
+other requests run — a scrape never has the process to itself while it
+renders — and compressed by zlib in a worker thread, which releases the GIL
 while it compresses.  Multiprocess mode reads every worker's files, which is
 file I/O: that rendering runs in a thread.
 """

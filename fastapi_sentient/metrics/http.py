@@ -98,7 +98,7 @@ class _Observer:
     """``Histogram.observe`` without its per-call loop over every bucket.
 
     prometheus_client walks the bucket list linearly and re-checks observability
-    on each call; with 19 buckets that is a third of our per-request cost.  We
+    on each call, a large share of our per-request cost (docs/performance.md).  We
     keep the child's sum and bucket values and find the bucket by bisection —
     the same values land in the same buckets (a test compares expositions).
     Where the client's internals differ from what we expect, we fall back to

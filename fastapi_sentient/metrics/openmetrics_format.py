@@ -3,8 +3,8 @@
 Prometheus asks for OpenMetrics by default.  prometheus_client renders it in
 two passes that allocate for every sample: ``collect()`` builds a label
 dictionary and a ``Sample`` for every line, then the encoder re-escapes and
-re-formats every label.  With ten thousand series that is most of a 100 ms
-scrape, and enough garbage to set off full collections.
+re-formats every label.  On a large registry that is most of the scrape's
+time, and enough garbage to set off full collections.
 
 This encoder reads the values of prometheus_client's own ``Counter``,
 ``Gauge``, ``Histogram`` and ``Summary`` children directly and keeps the label

@@ -1,4 +1,4 @@
-"""One metrics registry per plugin instance, with the seed's recording API.
+"""One metrics registry per plugin instance, with a recording API by metric name.
 
 A registry of our own (never prometheus_client's global ``REGISTRY``) means two
 apps in one process, or a test suite building fifty apps, never hit
@@ -36,7 +36,7 @@ _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 #: Request-duration buckets: the OpenTelemetry HTTP defaults plus the long tail of
-#: agent routes (tool loops and streamed generations routinely pass 10 s).
+#: agent routes (tool loops and streamed generations run for many seconds).
 DEFAULT_BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0,
     2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0,
@@ -45,7 +45,7 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class MetricSample:
-    """One entry of :meth:`Metrics.record_batch` (the seed's MetricBatch)."""
+    """One entry of :meth:`Metrics.record_batch`: which instrument, how and with what labels."""
 
     type: Kind
     name: str
@@ -158,7 +158,7 @@ class Metrics:
         if entry is not None:
             self.registry.unregister(entry[2])
 
-    # --- the seed's recording API ---------------------------------------------------------
+    # --- recording by metric name ---------------------------------------------------------
 
     def _child(self, name: str, labels: dict[str, str] | None) -> Any:
         _kind, labelnames, metric = self._metrics[name.removesuffix("_total")]
@@ -212,7 +212,7 @@ class Metrics:
         return registry
 
     def export_json(self) -> dict[str, Any]:
-        """Every family with its samples as JSON-ready data (the seed's exportJSON)."""
+        """Every family with its samples as JSON-ready data, for consumers that do not scrape."""
         families = []
         for family in self.collection_registry().collect():
             families.append(

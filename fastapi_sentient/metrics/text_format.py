@@ -1,8 +1,8 @@
 """The Prometheus text format, rendered with a cache of label strings.
 
 prometheus_client's ``generate_latest`` re-validates and re-escapes every label
-name and value of every sample on every scrape; with ten thousand series that
-is most of a 100 ms render.  The label part of a sample line only changes when
+name and value of every sample on every scrape; on a large registry that is
+most of the render.  The label part of a sample line only changes when
 a new series appears, so we render it once and keep it.  The output is the same
 bytes as ``generate_latest`` (a test compares them), and anything unusual — a
 metric or label name outside the legacy character set — falls back to the

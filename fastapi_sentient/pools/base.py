@@ -49,7 +49,7 @@ class PoolUnavailableError(PoolError, ConnectionError):
 
 @dataclass(slots=True)
 class PoolStats:
-    """A snapshot of one pool, with the seed's ``getStats`` fields.
+    """A snapshot of one pool: sizes, waiters and totals, as metrics and health report them.
 
     ``size`` counts connections open now (``in_use + idle``) and ``max_size`` the
     cap; ``overflow`` is how many of the open ones exceed the base size (SQLAlchemy's

@@ -1,7 +1,7 @@
 """Per-provider HTTP pools: one ``httpx2.AsyncClient`` per LLM provider.
 
-Each client has explicit limits and timeouts (never the SDKs' silent 1000
-connections / 600 s), the provider's auth headers (from ``SENTIENT_LLM_PROVIDERS``
+Each client has explicit limits and timeouts (never the SDKs' silent, generous
+defaults), the provider's auth headers (from ``SENTIENT_LLM_PROVIDERS``
 or ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY``) and a metered transport, so it is
 both what our LLM layer sends through and what the official SDKs accept as
 ``http_client``::

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from fastapi_sentient.pools.base import Pool, PoolStats
 
-#: Acquire-time buckets: an uncontended checkout is well under a millisecond; a
+#: Acquire-time buckets: fine at the low end, where uncontended checkouts land; a
 #: saturated pool waits up to its acquire timeout (seconds).
 ACQUIRE_BUCKETS: tuple[float, ...] = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

@@ -1,9 +1,9 @@
 """``transaction()``: run a unit of work in one database transaction, retrying conflicts.
 
-The seed's ``executeTransaction``: BEGIN, run the operation, COMMIT, or ROLLBACK
-on error.  Under ``SERIALIZABLE`` (or ``REPEATABLE READ``) isolation PostgreSQL
-aborts one of two conflicting transactions with a serialization failure (SQLSTATE
-40001) or a deadlock (40P01) and expects the client to run it again, so those —
+BEGIN, run the operation, COMMIT, or ROLLBACK on error.  Under ``SERIALIZABLE``
+(or ``REPEATABLE READ``) isolation PostgreSQL aborts one of two conflicting
+transactions with a serialization failure (SQLSTATE 40001) or a deadlock (40P01)
+and expects the client to run it again, so those —
 and only those — are retried, with a short jittered backoff.  The operation must
 therefore be safe to run more than once (no side effects outside the session).
 """

@@ -2,8 +2,8 @@
 
 Every retried call — an LLM attempt, a stream opening, a guarded function, a
 named HTTP client's request — goes through :func:`retrying`.  The official LLM
-SDKs retry twice by default; stacking our loop on theirs turns 3 attempts into 9,
-so the SDK clients we build get ``max_retries=0``.  Backoff is exponential with
+SDKs retry on their own by default; stacking our loop on theirs multiplies the
+attempts, so the SDK clients we build get ``max_retries=0``.  Backoff is exponential with
 full jitter; a dependency's Retry-After wins when it is within
 ``retry_after_cap`` (a longer ask fails at once instead of parking the request),
 and no retry starts that could not finish its wait before the call's deadline.

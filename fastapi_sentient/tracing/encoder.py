@@ -1,12 +1,12 @@
 """A faster OTLP span encoder for the OTLP/HTTP exporter.
 
 The SDK's encoder builds a protobuf object per span, per attribute and per
-value, about 40 µs per server span on this project's benchmark machine — on
-the exporter's thread, but under the same GIL as the requests, so it is paid
-by throughput.  Server spans repeat themselves: the same keys, the same
-methods, routes, schemes and status codes.  This encoder writes the protobuf
-wire format directly and keeps the encoded bytes of each (key, value)
-attribute pair it has seen, so a typical span costs a few byte joins.
+value (docs/performance.md has the cost) — on the exporter's thread, but
+under the same GIL as the requests, so it is paid by throughput.  Server spans
+repeat themselves: the same keys, the same methods, routes, schemes and status
+codes.  This encoder writes the protobuf wire format directly and keeps the
+encoded bytes of each (key, value) attribute pair it has seen, so a typical
+span costs a few byte joins.
 
 The output decodes to exactly the message the SDK's encoder produces (a test
 compares them field by field).  Anything unexpected falls back to the SDK's

@@ -9,7 +9,7 @@ only what a trace needs — the parent context, the stable HTTP semantic
 convention attributes and the span itself — and it names the span from the
 same route resolver as the metrics (``GET /api/v1/items/{item_id}`` under
 nested prefixed routers and mounts), which the contrib instrumentation gets
-wrong on FastAPI ≥ 0.137.
+wrong once FastAPI keeps included routers as tree nodes.
 
 The span ends at the last response body chunk, like the duration metric, so a
 background task does not stretch it.  Probes and ``/metrics`` never get here:
@@ -108,7 +108,7 @@ class ServerSpanMiddleware:
 
         span = self.tracer.start_span(name, parent, SpanKind.SERVER, attributes)
         # A FastAPI app mounted inside would otherwise open a second server span of
-        # its own (FastAPI ≥ 0.165 traces natively once a global provider exists).
+        # its own (a FastAPI that traces natively does so once a global provider exists).
         scope.setdefault("fastapi.telemetry", None)
         token = context.attach(trace.set_span_in_context(span, parent))
         span_context = span.get_span_context()
