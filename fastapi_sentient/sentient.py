@@ -186,14 +186,32 @@ class Sentient:
                 if self.settings.llm_providers or self.settings.llm_routes:
                     raise MissingDependencyError(package, "llm")
                 return cast("LLMRegistry", MissingExtra(package, "llm"))
-        from fastapi_sentient.llm import build_llm
+        from fastapi_sentient.llm.registry import LLMRegistry
 
-        registry = build_llm(self)
+        registry = LLMRegistry(
+            settings=self.settings,
+            metrics=self.metrics,
+            health=self.health,
+            lifecycle=self.lifecycle,
+            redact=self.redact,
+            pools=self.pools,  # the providers' HTTP pools: built before the LLM layer
+            on_transition=self.resilience.transitioned,
+            redis=self._redis_client,
+            node_id=self.node_id,
+            cluster_name=self.settings.cluster_name,
+            health_timeout=self.settings.health_timeout,
+        )
         if self._components_started:
             registry.started = True  # too late to add providers, as for any started registry
         else:  # after the pools and the cluster, before resilience (as listed above)
             self.components.insert(self.components.index(self.resilience), registry)
         return registry
+
+    def _redis_client(self) -> Any:
+        """The Redis pool's client once the pools are open (None without SENTIENT_REDIS_URL)."""
+        if not self.settings.redis_url or "redis" not in self.pools:
+            return None
+        return getattr(self.pools.get("redis"), "client", None)
 
     @property
     def business(self) -> BusinessMetrics:

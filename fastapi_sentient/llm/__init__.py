@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fastapi_sentient.llm.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from fastapi_sentient.llm.errors import (
     AllTargetsFailedError,
@@ -39,9 +37,6 @@ from fastapi_sentient.llm.types import (
     ToolCall,
     Usage,
 )
-
-if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
 
 __all__ = [
     "AllTargetsFailedError",
@@ -76,11 +71,5 @@ __all__ = [
     "ToolCall",
     "UnsupportedRequestError",
     "Usage",
-    "build_llm",
     "classify",
 ]
-
-
-def build_llm(sentient: Sentient) -> LLMRegistry:
-    """The providers configured by ``sentient.settings``."""
-    return LLMRegistry(sentient)

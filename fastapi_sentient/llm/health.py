@@ -25,7 +25,7 @@ from fastapi_sentient.llm.types import LLMRequest
 
 if TYPE_CHECKING:
     from fastapi_sentient.llm.provider import Provider
-    from fastapi_sentient.pools.registry import PoolRegistry
+    from fastapi_sentient.llm.registry import ProviderPools
 
 PROBE_TIMEOUT = 8.0
 
@@ -37,7 +37,7 @@ class ProvidersCheck:
         self,
         providers: Callable[[], list[Provider]],
         *,
-        pools: PoolRegistry,
+        pools: ProviderPools,
         redact: Callable[[str], str],
         probe_generate: bool = False,
     ) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
@@ -45,11 +45,19 @@ from fastapi_sentient.llm.types import (
     ToolChoice,
 )
 from fastapi_sentient.pools.http import pool_from_settings, probe_ttl
-from fastapi_sentient.resilience.breaker import CircuitBreaker
+from fastapi_sentient.resilience.breaker import CircuitBreaker, TransitionListener
 from fastapi_sentient.settings import LLMProviderSettings
 
 if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
+    import httpx2
+
+    from fastapi_sentient.health.registry import HealthRegistry
+    from fastapi_sentient.lifecycle import Lifecycle
+    from fastapi_sentient.metrics.registry import Metrics
+    from fastapi_sentient.pools.base import Pool
+    from fastapi_sentient.pools.http import HttpPool
+    from fastapi_sentient.redact import Redactor
+    from fastapi_sentient.settings import SentientSettings
 
 logger = logging.getLogger("fastapi_sentient.llm")
 
@@ -63,15 +71,63 @@ NOT_CONFIGURED = (
 )
 
 
+class ProviderPools(Protocol):
+    """What the LLM layer needs of the pool registry: its providers' HTTP pools.
+
+    A provider configured in ``SENTIENT_LLM_PROVIDERS`` finds its pool already
+    registered (the pools are built first); one added by
+    :meth:`LLMRegistry.add_provider` registers its own.
+    """
+
+    def __contains__(self, name: object) -> bool: ...
+
+    def get(self, name: str) -> Pool: ...
+
+    def http(self, name: str) -> httpx2.AsyncClient: ...
+
+    def register(self, pool: HttpPool) -> HttpPool: ...
+
+
 class LLMRegistry:
     """The LLM layer's component: providers, routes, breakers, health and calls."""
 
     name = "llm"
 
-    def __init__(self, sentient: Sentient) -> None:
-        s = sentient.settings
-        self._sentient = sentient
-        self.metrics = LLMMetrics(sentient.metrics)
+    def __init__(
+        self,
+        *,
+        settings: SentientSettings,
+        metrics: Metrics,
+        health: HealthRegistry,
+        lifecycle: Lifecycle,
+        redact: Redactor,
+        pools: ProviderPools,
+        on_transition: TransitionListener,
+        redis: Callable[[], Any],
+        node_id: str,
+        cluster_name: str,
+        health_timeout: float,
+    ) -> None:
+        """Wired by :class:`~fastapi_sentient.sentient.Sentient` after the pools it sends through.
+
+        ``on_transition`` publishes a breaker's state change (the resilience
+        layer's metrics, spans and checks); ``redis`` gives the Redis client
+        that shares breaker decisions across replicas, or None, once the pools
+        have opened; ``cluster_name`` and ``node_id`` name the shared keys and
+        their writer.
+        """
+        s = settings
+        self.settings = settings
+        self.redact = redact
+        self._health = health
+        self._lifecycle = lifecycle
+        self._pools = pools
+        self._publish_transition = on_transition
+        self._redis = redis
+        self._node_id = node_id
+        self._cluster_name = cluster_name
+        self._health_timeout = health_timeout
+        self.metrics = LLMMetrics(metrics)
         self.providers: dict[str, Provider] = {}
         self.routes: dict[str, list[tuple[str, str]]] = {}
         self.started = False
@@ -84,7 +140,7 @@ class LLMRegistry:
             max_concurrency=s.llm_max_concurrency,
             queue_timeout=s.llm_queue_timeout,
             budget=lambda: retry_budget(s),
-            redact=sentient.redact,
+            redact=redact,
             on_transition=self._on_transition,
         )
         self.shared: SharedBreakers | None = None
@@ -92,8 +148,8 @@ class LLMRegistry:
         self._price_updates: Any = None
         self.check = ProvidersCheck(
             lambda: list(self.providers.values()),
-            pools=sentient.pools,
-            redact=sentient.redact,
+            pools=pools,
+            redact=redact,
             probe_generate=s.llm_probe_generate,
         )
         self.sdk = SDKCalls(self)
@@ -105,16 +161,14 @@ class LLMRegistry:
     # --- configuration --------------------------------------------------------------------
 
     def _add_configured(self, name: str, entry: LLMProviderSettings) -> Provider:
-        pools = self._sentient.pools
+        pools = self._pools
+        s = self.settings
         if name not in pools:
-            pool, key = pool_from_settings(
-                name, entry, probe_ttl=probe_ttl(self._sentient.settings.llm_health_interval)
-            )
-            self._sentient.redact.add(key)
+            pool, key = pool_from_settings(name, entry, probe_ttl=probe_ttl(s.llm_health_interval))
+            self.redact.add(key)
             for value in entry.headers.values():
-                self._sentient.redact.add(value)  # header values are secrets by construction
+                self.redact.add(value)  # header values are secrets by construction
             pools.register(pool)
-        s = self._sentient.settings
         genai_name = entry.provider_name or entry.kind
         prices = PriceTable({**s.llm_prices, **entry.prices}, provider_id=genai_name)
         options: dict[str, Any] = {"max_tokens": entry.max_tokens}
@@ -207,7 +261,7 @@ class LLMRegistry:
         self.routes[name] = parsed
 
     def _on_transition(self, breaker: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
-        self._sentient.resilience.transitioned(breaker, old, new)
+        self._publish_transition(breaker, old, new)
         if old != new and self.shared is not None:
             self.shared.transitioned(breaker, old, new)
 
@@ -217,14 +271,13 @@ class LLMRegistry:
 
     def share_breakers(self, redis: Any, *, prefix: str | None = None) -> SharedBreakers:
         """Share open/closed decisions through ``redis`` (a ``redis.asyncio.Redis``); fails open."""
-        cluster = self._sentient.settings.cluster_name
         self.shared = SharedBreakers(
             redis,
-            prefix=prefix or f"sentient:{{{cluster}}}:breaker:",
-            interval=self._sentient.settings.llm_breaker_sync_interval,
+            prefix=prefix or f"sentient:{{{self._cluster_name}}}:breaker:",
+            interval=self.settings.llm_breaker_sync_interval,
             breakers=self.breakers,
-            redact=self._sentient.redact,
-            owner=self._sentient.node_id,
+            redact=self.redact,
+            owner=self._node_id,
         )
         return self.shared
 
@@ -305,7 +358,7 @@ class LLMRegistry:
             )  # fmt: skip
         route, targets = self.resolve(provider, request.model or None)
         check_translatable(request, targets, stream=False)
-        operation = adapter_operation(request, self._sentient.redact)
+        operation = adapter_operation(request, self.redact)
         return await self.pipeline.call(targets, operation, route)
 
     def stream(
@@ -341,34 +394,29 @@ class LLMRegistry:
             )  # fmt: skip
         route, targets = self.resolve(provider, request.model or None)
         check_translatable(request, targets, stream=True)
-        opener = adapter_opener(request, self._sentient.redact)
+        opener = adapter_opener(request, self.redact)
         return LLMStream(self.pipeline.stream(targets, opener, route))
 
     # --- lifespan -------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Register the providers check and start sharing breaker decisions."""
-        s = self._sentient.settings
+        s = self.settings
         if self.providers:
-            self._sentient.health.add(
+            self._health.add(
                 "llm_providers",
                 self.check,
                 type="llm",
                 critical=any(p.critical for p in self.providers.values()),
                 interval=s.llm_health_interval,
-                timeout=max(s.health_timeout, 10.0),
+                timeout=max(self._health_timeout, 10.0),
             )
-        if (
-            self.shared is None
-            and s.llm_breaker_shared
-            and s.redis_url
-            and "redis" in self._sentient.pools
-        ):
-            client = getattr(self._sentient.pools.get("redis"), "client", None)
+        if self.shared is None and s.llm_breaker_shared:
+            client = self._redis()
             if client is not None:
                 self.share_breakers(client)
         if self.shared is not None:
-            self._sync = self._sentient.lifecycle.spawn(self.shared.run(), "llm-breaker-sync")
+            self._sync = self._lifecycle.spawn(self.shared.run(), "llm-breaker-sync")
         if self.providers and s.llm_prices_update_interval > 0:
             self._price_updates = start_price_updates(
                 s.llm_prices_update_interval, s.llm_prices_update_url
@@ -377,7 +425,7 @@ class LLMRegistry:
 
     async def stop(self) -> None:
         """Forget the check; pools close the clients."""
-        self._sentient.health.remove("llm_providers")
+        self._health.remove("llm_providers")
         if self._price_updates is not None:
             self._price_updates.stop()
             self._price_updates = None

@@ -59,7 +59,7 @@ class SDKCalls:
         if entry is None or entry.kind != kind:
             msg = f"no {kind} provider named {provider!r} in SENTIENT_LLM_PROVIDERS"
             raise LookupError(msg)
-        settings = registry._sentient.settings.llm_providers.get(provider)
+        settings = registry.settings.llm_providers.get(provider)
         configured = settings.api_key.get_secret_value() if settings and settings.api_key else None
         return {
             "api_key": resolve_api_key(kind, configured) or "not-set",
@@ -97,7 +97,7 @@ class SDKCalls:
         """
         registry = self._registry
         route, targets = registry.resolve(provider, model)
-        redact = registry._sentient.redact
+        redact = registry.redact
 
         async def attempt(target: Target) -> Completion:
             try:
@@ -122,7 +122,7 @@ class SDKCalls:
         """
         registry = self._registry
         route, targets = registry.resolve(provider, model)
-        redact = registry._sentient.redact
+        redact = registry.redact
         return SDKStream(
             lambda on_open: registry.pipeline.stream(
                 targets, sdk_opener(factory, redact, on_open), route
