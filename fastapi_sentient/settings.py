@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,21 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 from fastapi_sentient._settings_input import comma_list, derive_timings, warn_unknown
 from fastapi_sentient._version import __version__
 from fastapi_sentient.exceptions import ConfigurationError
+from fastapi_sentient.settings_groups import (
+    ClusterSettings,
+    DatabaseSettings,
+    EndpointSettings,
+    HealthSettings,
+    IdentitySettings,
+    LLMSettings,
+    LoggingSettings,
+    MetricsSettings,
+    RedisSettings,
+    ResilienceSettings,
+    ShutdownSettings,
+    TracingSettings,
+    view,
+)
 
 ENV_PREFIX = "SENTIENT_"
 
@@ -774,6 +789,68 @@ class SentientSettings(BaseSettings):
             msg = "SENTIENT_NODE_TTL must be at least 2 × SENTIENT_HEARTBEAT_INTERVAL"
             raise ValueError(msg)
         return self
+
+    # --- grouped views (what the wiring hands each subsystem) -------------------------
+
+    @property
+    def identity(self) -> IdentitySettings:
+        """Who this process is: names in metrics, traces, health and the cluster."""
+        return cast("IdentitySettings", view("identity", self))
+
+    @property
+    def endpoints(self) -> EndpointSettings:
+        """The probe, metrics and drain endpoints, and who may call them."""
+        return cast("EndpointSettings", view("endpoints", self, health_details=self.details_mode()))
+
+    @property
+    def health(self) -> HealthSettings:
+        """How checks run and when system resources count as degraded or failing."""
+        return cast("HealthSettings", view("health", self))
+
+    @property
+    def shutdown(self) -> ShutdownSettings:
+        """Startup and shutdown budgets, signal handling and draining."""
+        return cast("ShutdownSettings", view("shutdown", self))
+
+    @property
+    def metrics(self) -> MetricsSettings:
+        """What the HTTP metrics record and which collectors run."""
+        return cast("MetricsSettings", view("metrics", self))
+
+    @property
+    def database(self) -> DatabaseSettings:
+        """The SQLAlchemy engine and its pool."""
+        return cast("DatabaseSettings", view("database", self))
+
+    @property
+    def redis(self) -> RedisSettings:
+        """The Redis client and its pool."""
+        return cast("RedisSettings", view("redis", self))
+
+    @property
+    def cluster(self) -> ClusterSettings:
+        """Membership, leader election and their timings."""
+        return cast("ClusterSettings", view("cluster", self))
+
+    @property
+    def tracing(self) -> TracingSettings:
+        """OpenTelemetry tracing."""
+        return cast("TracingSettings", view("tracing", self))
+
+    @property
+    def logging(self) -> LoggingSettings:
+        """Log format and request ids."""
+        return cast("LoggingSettings", view("logging", self))
+
+    @property
+    def llm(self) -> LLMSettings:
+        """The LLM providers, routes and the policy their calls run under."""
+        return cast("LLMSettings", view("llm", self))
+
+    @property
+    def resilience(self) -> ResilienceSettings:
+        """Named policies and the HTTP clients they guard."""
+        return cast("ResilienceSettings", view("resilience", self))
 
     def details_mode(self) -> Literal["never", "authorized", "always"]:
         """The effective detail gating: a configured token alone unlocks details for its bearer."""
