@@ -53,7 +53,7 @@ async def _db_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]
     except BaseException:
         try:
             await session.rollback()
-        except Exception as exc:  # the connection may be the thing that failed
+        except Exception as exc:  # noqa: BLE001  the connection may be the thing that failed
             logger.debug("rollback after a failed request failed: %s", type(exc).__name__)
         raise
     finally:

@@ -137,7 +137,7 @@ class Store:
             raise_if_cancelling()
             msg = f"Redis did not answer within {timeout:g}s"
             raise ClusterUnavailableError(msg) from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  a client failure of any kind is an outage
             raise_if_cancelling()
             msg = mask_url(f"Redis failed: {type(exc).__name__}: {exc}")
             raise ClusterUnavailableError(msg) from None
@@ -158,7 +158,7 @@ class Store:
             raise_if_cancelling()
             msg = f"Redis did not answer {name} within {limit:g}s"
             raise ClusterUnavailableError(msg) from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  a client failure of any kind is an outage
             raise_if_cancelling()
             text = mask_url(f"{type(exc).__name__}: {exc}")
             msg = f"Redis {name} failed: {text}"
@@ -172,7 +172,7 @@ class Store:
             raise_if_cancelling()
             msg = f"Redis did not answer {label} within {self.timeout:g}s"
             raise ClusterUnavailableError(msg) from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  a client failure of any kind is an outage
             raise_if_cancelling()
             text = mask_url(f"{type(exc).__name__}: {exc}")
             msg = f"Redis {label} failed: {text}"
@@ -199,7 +199,7 @@ class Store:
             for sentinel in manager.sentinels:
                 try:
                     known = await sentinel.sentinel_slaves(pool.service_name)  # type: ignore[union-attr]
-                except Exception:  # a Sentinel that does not answer: ask the next
+                except Exception:  # noqa: BLE001  a Sentinel that does not answer: ask the next
                     continue
                 self.replicas_seen = self.replicas_seen or bool(known)
                 break
@@ -447,7 +447,7 @@ class Store:
             raise_if_cancelling()
             msg = f"Redis did not answer HSET within {self.timeout:g}s"
             raise ClusterUnavailableError(msg) from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  a client failure of any kind is an outage
             raise_if_cancelling()
             msg = mask_url(f"Redis HSET failed: {type(exc).__name__}: {exc}")
             raise ClusterUnavailableError(msg) from None

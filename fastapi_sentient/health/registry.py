@@ -255,7 +255,7 @@ class HealthRegistry:
             )
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  a user's check may raise anything: unhealthy
             text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             result = CheckResult(status=HealthStatus.UNHEALTHY, error=self._redact(text))
         result.response_time = time.perf_counter() - started

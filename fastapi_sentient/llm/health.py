@@ -84,7 +84,7 @@ class ProvidersCheck:
                     code = await self._generate(provider)
                 else:
                     code = await self._models(provider)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  any probe failure is an unhealthy provider
             text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             report.update(status=HealthStatus.UNHEALTHY.value, error=redact(text))
         else:

@@ -66,7 +66,7 @@ class PoolCheck:
         try:
             async with asyncio.timeout(self.timeout):
                 await self.pool.ping()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  any ping failure is an unhealthy pool
             self.failures += 1
             error = "timed out" if isinstance(exc, TimeoutError) and not str(exc) else str(exc)
             if self.pool.critical and self.failures % self.fail_after == 0:
@@ -89,5 +89,5 @@ class PoolCheck:
         try:
             async with asyncio.timeout(self.timeout):
                 await self.pool.recycle()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  a failed recycle is logged; the check reports
             logger.warning("recycling pool %s failed: %s", self.pool.name, self._redact(str(exc)))

@@ -124,7 +124,7 @@ class _MeteredQueuePool(AsyncAdaptedQueuePool):
         while True:
             try:
                 records.append(self._pool.get(False))
-            except Exception:  # sqlalchemy.util.queue.Empty
+            except Exception:  # noqa: BLE001  the pool queue's Empty class is not public
                 break
         now = time.monotonic()
         if older_than is None:

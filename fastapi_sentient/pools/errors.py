@@ -72,7 +72,7 @@ def _response(error: str, detail: str) -> Response:
     )
 
 
-def install_error_handlers(sentient: Sentient, *, database: bool, redis: bool) -> None:
+def install_error_handlers(sentient: Sentient, *, database: bool, redis: bool) -> None:  # noqa: C901  one small nested handler per driver error
     """Answer pool exhaustion and unreachable pools as 503 on ``sentient.app``.
 
     Driver errors (SQLAlchemy's, redis-py's) are handled only when that pool is

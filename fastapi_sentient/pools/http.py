@@ -257,7 +257,7 @@ class HttpPool:
 def _idle(connection: Any) -> bool:
     try:
         return bool(connection.is_idle())
-    except Exception:
+    except Exception:  # noqa: BLE001  private connection objects: a failure reads as busy
         return False
 
 

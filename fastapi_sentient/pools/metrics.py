@@ -56,7 +56,7 @@ class PoolCollector(Collector):
         for pool in self._pools():
             try:
                 stats = pool.stats()
-            except Exception:  # a broken adapter must not break the whole scrape
+            except Exception:  # noqa: BLE001  a broken adapter must not break the whole scrape
                 continue
             for field, doc in _GAUGES:
                 key = (stats.kind, field)

@@ -169,7 +169,7 @@ class PoolRegistry:
                     await pool.open()
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001  the reconnect loop outlives any failure
                     logger.info("%s; retrying", self._failure_line(pool, exc))
                     delay = min(delay * 2, RECONNECT_MAX)
                     continue
@@ -210,7 +210,7 @@ class PoolRegistry:
             try:
                 async with asyncio.timeout(self._sentient.settings.shutdown_timeout):
                     await pool.close()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  stop() never raises; the others still close
                 logger.warning(
                     "closing pool %s failed: %s", pool.name, self._sentient.redact(str(exc))
                 )

@@ -71,7 +71,7 @@ class SharedBreakers:
             try:
                 async with asyncio.timeout(REDIS_TIMEOUT):
                     await command
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  fire and forget: failures are counted
                 self._failed(exc)
 
         try:
@@ -119,7 +119,7 @@ class SharedBreakers:
                 await self.sync()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  the sync loop outlives Redis failures
                 self._failed(exc)
             await asyncio.sleep(self.interval)
 

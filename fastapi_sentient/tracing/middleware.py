@@ -67,7 +67,7 @@ class ServerSpanMiddleware:
         # agent also tells whether the propagator has anything to read.
         self.fields = frozenset(f.lower().encode("latin-1") for f in self.propagator.fields)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901  per-request hot path, inlined
         if scope["type"] != "http" or (self.excluded is not None and self.excluded(scope["path"])):
             await self.app(scope, receive, send)
             return

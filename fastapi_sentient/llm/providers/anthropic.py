@@ -82,7 +82,7 @@ class AnthropicAdapter:
             stop_reason=stop_reason(data.get("stop_reason"), ANTHROPIC_STOP),
         )
 
-    async def stream(
+    async def stream(  # noqa: C901  every SSE event type in one loop, in wire order
         self, client: httpx2.AsyncClient, request: LLMRequest, *, provider: str, redact: Redact
     ) -> AsyncIterator[StreamEvent]:
         """Yield text deltas, then one event with usage and ``done=True``."""
