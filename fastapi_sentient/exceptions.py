@@ -13,6 +13,7 @@ can catch the whole family with one ``except``::
     │   ├── PoolTimeoutError        no connection within the acquire timeout (answered as 503)
     │   └── DatabaseTimeoutError    a statement outlived SENTIENT_DB_STATEMENT_TIMEOUT (answered as 504)
     ├── ClusterError                coordination problems (lost leadership, stale fencing token)
+    ├── LibraryInternalsError       an installed library lacks an internal we read (names library, version, attribute)
     └── LLMError                    provider call failures (see fastapi_sentient.llm.errors)
 """
 
@@ -68,6 +69,14 @@ class DatabaseTimeoutError(PoolError, TimeoutError):
 
 class ClusterError(SentientError):
     """A cluster coordination operation failed."""
+
+
+class LibraryInternalsError(SentientError, RuntimeError):
+    """A library no longer has a private attribute we rely on (see ``fastapi_sentient._compat``).
+
+    The message names the distribution, its installed version and the attribute,
+    so the fix — pin the library or upgrade fastapi-sentient — is plain.
+    """
 
 
 class LLMError(SentientError):

@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.samples import Exemplar
 
+from fastapi_sentient._compat import prometheus as client_internals
 from fastapi_sentient.inflight import InFlight
 from fastapi_sentient.metrics.registry import DEFAULT_BUCKETS, Metrics
 
@@ -109,20 +110,12 @@ class _Observer:
 
     def __init__(self, child: Any) -> None:
         self.child = child
-        bounds = getattr(child, "_upper_bounds", None)
-        buckets = getattr(child, "_buckets", None)
-        total = getattr(child, "_sum", None)
-        if (
-            bounds is None
-            or buckets is None
-            or total is None
-            or len(bounds) != len(buckets)
-            or not all(hasattr(b, "set_exemplar") for b in buckets)
-        ):
+        parts = client_internals.histogram_observer_parts(child)
+        if parts is None:
             self.observe = child.observe
             self.observe_with_exemplar = child.observe
             return
-        self._bounds, self._buckets, self._sum = list(bounds), list(buckets), total
+        self._bounds, self._buckets, self._sum = parts
         self.observe = self._fast
         self.observe_with_exemplar = self._fast_exemplar
 

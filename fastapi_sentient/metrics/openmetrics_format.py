@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from prometheus_client import Counter, Gauge, Histogram, Summary, utils
-from prometheus_client import metrics as client_metrics
 from prometheus_client.registry import Collector
 
+from fastapi_sentient._compat import prometheus as client_internals
 from fastapi_sentient.metrics.label_prefix import MAX_CACHED, LabelPrefixes, escape_value
 
 # Names the library writes unchanged under every escaping scheme (no ``:``, which
@@ -82,7 +82,7 @@ class OpenMetricsEncoder:
         if isinstance(child, Histogram):
             buckets = tuple(
                 prefix(name + "_bucket", {**labels, "le": _go_float(bound)})
-                for bound in child._upper_bounds
+                for bound in client_internals.histogram_bounds(child)
             )
             tail = tuple(prefix(name + s, labels) for s in ("_count", "_sum", "_created"))
             plan = buckets + tail
@@ -110,57 +110,55 @@ class OpenMetricsEncoder:
 
     def _direct(self, collector: Any, out: list[str]) -> Iterator[None]:  # noqa: C901  a scrape's hot loop: one flat branch per type
         """A prometheus_client instrument, from its children's values; yields between chunks."""
-        family = collector._get_metric()
+        family = client_internals.family(collector)
         name, kind = family.name, family.type
         out.append(self._header(name, family.documentation, kind, family.unit))
-        if collector._is_parent():
-            with collector._lock:
-                children = list(collector._metrics.items())
-            names = collector._labelnames
-        else:
-            children = [((), collector)]
-            names = ()
-        created = client_metrics._use_created
+        names, children = client_internals.children(collector)
+        created = client_internals.use_created()
         go = _go_float
         for count, (values, child) in enumerate(children, start=1):
             labels = dict(zip(names, values, strict=True))
-            if "_child_samples" in vars(child):  # a gauge with set_function
-                self._samples(kind, name, labels, child._child_samples(), out)
+            samples = client_internals.function_samples(child)
+            if samples is not None:  # a gauge with set_function
+                self._samples(kind, name, labels, samples, out)
                 continue
             plan = self._plan(child, name, labels)
             if kind == "histogram":
-                bounds = len(child._upper_bounds)
+                upper_bounds, buckets, total, since = client_internals.histogram_parts(child)
+                bounds = len(upper_bounds)
                 acc = 0.0
-                for index, bucket in enumerate(child._buckets):
+                for index, bucket in enumerate(buckets):
                     acc += bucket.get()
                     exemplar = bucket.get_exemplar()
                     line = plan[index] + go(acc)
                     out.append(line + _exemplar(exemplar) + "\n" if exemplar else line + "\n")
                 out.append(plan[bounds] + go(acc) + "\n")
-                if child._upper_bounds[0] >= 0:
-                    out.append(plan[bounds + 1] + go(child._sum.get()) + "\n")
+                if upper_bounds[0] >= 0:
+                    out.append(plan[bounds + 1] + go(total.get()) + "\n")
                 if created:
-                    out.append(plan[bounds + 2] + go(child._created) + "\n")
+                    out.append(plan[bounds + 2] + go(since) + "\n")
             elif kind == "counter":
-                exemplar = child._value.get_exemplar()
-                line = plan[0] + go(child._value.get())
+                value, since = client_internals.counter_parts(child)
+                exemplar = value.get_exemplar()
+                line = plan[0] + go(value.get())
                 out.append(line + _exemplar(exemplar) + "\n" if exemplar else line + "\n")
                 if created:
-                    out.append(plan[1] + go(child._created) + "\n")
+                    out.append(plan[1] + go(since) + "\n")
             elif kind == "summary":
-                out.append(plan[0] + go(child._count.get()) + "\n")
-                out.append(plan[1] + go(child._sum.get()) + "\n")
+                counted, total, since = client_internals.summary_parts(child)
+                out.append(plan[0] + go(counted.get()) + "\n")
+                out.append(plan[1] + go(total.get()) + "\n")
                 if created:
-                    out.append(plan[2] + go(child._created) + "\n")
+                    out.append(plan[2] + go(since) + "\n")
             else:
-                out.append(plan[0] + go(child._value.get()) + "\n")
+                out.append(plan[0] + go(client_internals.gauge_value(child).get()) + "\n")
             if count % CHUNK_CHILDREN == 0:
                 yield
 
     def _samples(
         self, kind: str, family: str, labels: dict[str, str], samples: Any, out: list[str]
     ) -> None:
-        """Samples of a child (``_child_samples`` shape), under the child's labels."""
+        """Samples of a child (prometheus-client's ``Sample`` shape), under the child's labels."""
         for sample in samples:
             merged = {**labels, **sample[1]} if sample[1] else labels
             self._line(kind, family, family + sample[0], merged, sample, out)
@@ -199,8 +197,8 @@ class OpenMetricsEncoder:
 
     def chunks(self, registry: Collector) -> Iterator[str]:
         """The exposition of ``registry`` in pieces; raises :class:`Fallback` when it cannot."""
-        collectors = _collectors(registry)
-        if collectors is None:
+        collectors = client_internals.collectors(registry)
+        if collectors is None or not client_internals.direct_rendering():
             raise Fallback
         out: list[str] = []
         for collector in collectors:
@@ -220,13 +218,3 @@ class OpenMetricsEncoder:
 
 
 _DIRECT = (Counter, Gauge, Histogram, Summary)
-
-
-def _collectors(registry: Any) -> list[Any] | None:
-    """The registry's collectors in collection order, or None when we cannot list them."""
-    names = getattr(registry, "_collector_to_names", None)
-    lock = getattr(registry, "_lock", None)
-    if names is None or lock is None or getattr(registry, "_target_info", None):
-        return None
-    with lock:
-        return list(names)

@@ -25,6 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from fastapi_sentient._compat import redis as redis_compat
 from fastapi_sentient.exceptions import ConfigurationError, NotStartedError
 from fastapi_sentient.pools.base import PoolMetrics, PoolResizeError, PoolStats
 from fastapi_sentient.pools.redis_metered import (
@@ -231,7 +232,7 @@ class RedisPool(RedisPoolConfig):
     def stats(self) -> PoolStats:
         """Counts from the pool's connection lists and our counters."""
         pool = self._pool
-        in_use = len(pool._in_use_connections) if pool is not None else 0
+        in_use = len(redis_compat.in_use_connections(pool)) if pool is not None else 0
         idle = len(pool.connected_idle()) if pool is not None else 0
         m = self.metrics
         return PoolStats(
@@ -271,7 +272,9 @@ class RedisPool(RedisPoolConfig):
         if pool is None:
             return
         pool.max_connections = size
-        while pool.total() > size and pool._available_connections:
-            await pool._available_connections.pop(0).disconnect()
-        async with pool._condition:
-            pool._condition.notify_all()
+        available = redis_compat.available_connections(pool)
+        while pool.total() > size and available:
+            await available.pop(0).disconnect()
+        condition = redis_compat.pool_condition(pool)
+        async with condition:
+            condition.notify_all()

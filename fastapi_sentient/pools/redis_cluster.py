@@ -26,6 +26,7 @@ from typing import Any, Self
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import MaxConnectionsError, RedisClusterException
 
+from fastapi_sentient._compat import redis as redis_compat
 from fastapi_sentient.exceptions import ConfigurationError
 from fastapi_sentient.pools.base import (
     PoolMetrics,
@@ -60,6 +61,7 @@ class _MeteredCluster(RedisCluster):
         connection_class = counted(self.connection_kwargs["connection_class"], sentient_metrics)
         self.connection_kwargs["connection_class"] = connection_class
         for node in self.nodes_manager.startup_nodes.values():
+            redis_compat.check_node(node)
             node.connection_class = connection_class
 
     async def initialize(self, *args: Any, **kwargs: Any) -> Self:
@@ -192,8 +194,8 @@ class RedisClusterPool(RedisPoolConfig):
         """Sums over the nodes' connection lists; ``max_size`` is per node × nodes."""
         in_use = idle = 0
         for node in self._nodes():
-            free = list(node._free)
-            in_use += len(node._connections) - len(free)
+            free = list(redis_compat.node_free(node))
+            in_use += len(redis_compat.node_connections(node)) - len(free)
             idle += sum(1 for c in free if c.is_connected)
         nodes = len(self._client.nodes_manager.nodes_cache) if self._client is not None else 0
         m = self.metrics
@@ -221,7 +223,7 @@ class RedisClusterPool(RedisPoolConfig):
 
     async def drain(self) -> int:
         """Disconnect idle connections of every node; returns how many were open."""
-        idle = [c for node in self._nodes() for c in node._free if c.is_connected]
+        idle = [c for node in self._nodes() for c in redis_compat.node_free(node) if c.is_connected]
         await asyncio.gather(*(c.disconnect() for c in idle), return_exceptions=True)
         return len(idle)
 

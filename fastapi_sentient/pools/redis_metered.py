@@ -21,6 +21,7 @@ from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from fastapi_sentient._compat import redis as redis_compat
 from fastapi_sentient.exceptions import PoolTimeoutError
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class MeteredBlockingPool(BlockingConnectionPool):
 
     def __init__(self, *, sentient_metrics: PoolMetrics, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        redis_compat.check_pool(self)
         self.sentient_metrics = sentient_metrics
         self.connection_class = counted(self.connection_class, sentient_metrics)
 
@@ -96,25 +98,28 @@ class MeteredBlockingPool(BlockingConnectionPool):
             metrics.timeout()
             msg = (
                 f"redis pool {metrics.name!r} exhausted: no connection within {self.timeout:g}s "
-                f"({len(self._in_use_connections)} in use of {self.max_connections}); raise "
+                f"({len(redis_compat.in_use_connections(self))} in use of {self.max_connections}); raise "
                 "SENTIENT_REDIS_MAX_CONNECTIONS or hold connections for less time"
             )
             raise RedisPoolTimeoutError(msg) from None
 
     async def release(self, connection: Any) -> None:
         await super().release(connection)
-        if self.total() > self.max_connections and connection in self._available_connections:
+        available = redis_compat.available_connections(self)
+        if self.total() > self.max_connections and connection in available:
             # shrunk by resize(): retire connections as they come back
-            self._available_connections.remove(connection)
+            available.remove(connection)
             await connection.disconnect()
 
     def total(self) -> int:
         """Connection objects the pool holds, in use or not."""
-        return len(self._available_connections) + len(self._in_use_connections)
+        return len(redis_compat.available_connections(self)) + len(
+            redis_compat.in_use_connections(self)
+        )
 
     def connected_idle(self) -> list[Any]:
         """Idle connections with an open socket."""
-        return [c for c in self._available_connections if c.is_connected]
+        return [c for c in redis_compat.available_connections(self) if c.is_connected]
 
 
 class MeteredSentinelPool(SentinelConnectionPool, MeteredBlockingPool):
