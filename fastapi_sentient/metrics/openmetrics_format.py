@@ -108,7 +108,7 @@ class OpenMetricsEncoder:
             head += f"# UNIT {name} {unit}\n"
         return head
 
-    def _direct(self, collector: Any, out: list[str]) -> Iterator[None]:  # noqa: C901  a scrape's hot loop: one flat branch per type
+    def _direct(self, collector: Any, out: list[str]) -> Iterator[None]:
         """A prometheus_client instrument, from its children's values; yields between chunks."""
         family = client_internals.family(collector)
         name, kind = family.name, family.type
