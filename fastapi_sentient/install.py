@@ -88,18 +88,32 @@ def _endpoints(sentient: Sentient, *, management: bool = False) -> dict[str, ASG
     With a management port, ``/metrics`` and ``/drain`` are served there only;
     the probes and ``/health`` are served on both.
     """
-    s = sentient.settings
+    s = sentient.settings.endpoints
     endpoints: dict[str, ASGIApp] = {
-        s.live_path: LiveEndpoint(sentient),
-        s.ready_path: ReadyEndpoint(sentient),
-        s.health_path: HealthEndpoint(sentient),
+        s.live_path: LiveEndpoint(sentient.lifecycle),
+        s.ready_path: ReadyEndpoint(sentient.readiness),
+        s.health_path: HealthEndpoint(
+            health=sentient.health,
+            lifecycle=sentient.lifecycle,
+            inflight=sentient.inflight,
+            identity=sentient.settings.identity,
+            node_id=lambda: sentient.node_id,
+            details=s.health_details,
+            token=s.health_token,
+        ),
     }
     separate = s.management_port is not None
     if management or not separate:
-        if s.metrics_enabled:
+        if sentient.settings.metrics.enabled:
             endpoints[s.metrics_path] = MetricsEndpoint(sentient.metrics)
         if s.drain_endpoint:
-            endpoints[s.drain_path] = DrainEndpoint(sentient, require_token=not management)
+            endpoints[s.drain_path] = DrainEndpoint(
+                drain=sentient.signal_drain.drain_now,
+                inflight=sentient.inflight,
+                undo_after=s.drain_undo_after,
+                token=s.health_token,
+                require_token=not management,
+            )
     return endpoints
 
 

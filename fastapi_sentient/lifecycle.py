@@ -58,9 +58,7 @@ class Lifecycle:
         shutdown_timeout: float = 10.0,
         observe: DurationObserver | None = None,
     ) -> None:
-        self.state = LifecycleState.STARTING
-        self.draining_flag = False
-        self._drain_begun = False
+        self._state = LifecycleState.STARTING
         self.error: str | None = None
         self.started_at = time.monotonic()
         self._startup: list[LifecycleTask] = []
@@ -68,39 +66,55 @@ class Lifecycle:
         self._startup_timeout = startup_timeout
         self._shutdown_timeout = shutdown_timeout
         self._observe = observe
-        self._draining: asyncio.Event | None = None
+        self._draining = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
         self._drain_listeners: list[Callable[[], None]] = []
 
-    # --- draining ---------------------------------------------------------------------------
+    # --- the state and its transitions --------------------------------------------------------
+
+    @property
+    def state(self) -> LifecycleState:
+        """Where the process is; only the transitions below change it."""
+        return self._state
 
     @property
     def draining(self) -> asyncio.Event:
         """Set when draining starts: SSE streams and agent runs should finish early."""
-        if self._draining is None:
-            self._draining = asyncio.Event()
-            if self.draining_flag:
-                self._draining.set()
         return self._draining
+
+    @property
+    def is_draining(self) -> bool:
+        """True from the first SIGTERM or ``/drain`` until a drain is undone or the process stops."""
+        return self._state is LifecycleState.DRAINING
 
     def reset(self) -> None:
         """Back to ``starting`` for a new run of the lifespan (tests often run it twice)."""
-        self.state = LifecycleState.STARTING
-        self.draining_flag = False
-        self._drain_begun = False
-        self._draining = None
+        self._state = LifecycleState.STARTING
+        self._draining = asyncio.Event()
         self.error = None
         self.started_at = time.monotonic()
 
+    def mark_running(self) -> None:
+        """``starting → running``: startup finished (a drain or failure during startup wins)."""
+        if self._state is LifecycleState.STARTING:
+            self._state = LifecycleState.RUNNING
+
+    def mark_draining(self) -> None:
+        """``starting | running → draining`` with no side effect, safe inside a signal handler.
+
+        A plain attribute write is all a signal handler may do; it is what ``/ready`` reads,
+        so readiness flips before the loop even wakes.  :meth:`begin_drain` follows on the
+        loop and announces it.
+        """
+        if self._state in (LifecycleState.STARTING, LifecycleState.RUNNING):
+            self._state = LifecycleState.DRAINING
+
     def begin_drain(self) -> bool:
-        """Enter draining (idempotent); returns True the first time."""
-        if self._drain_begun:
+        """Enter draining and announce it once; returns True the first time."""
+        self.mark_draining()
+        if self._draining.is_set():
             return False
-        self._drain_begun = True
-        self.draining_flag = True
-        if self.state in (LifecycleState.STARTING, LifecycleState.RUNNING):
-            self.state = LifecycleState.DRAINING
-        self.draining.set()
+        self._draining.set()
         logger.info("draining: readiness is now 503")
         for listener in list(self._drain_listeners):
             try:
@@ -110,18 +124,21 @@ class Lifecycle:
         return True
 
     def undo_drain(self) -> bool:
-        """Leave draining (a ``/drain`` that no SIGTERM followed); returns whether it did.
+        """``draining → running`` (a ``/drain`` that no SIGTERM followed); returns whether it did.
 
         Work that already saw ``draining`` set keeps its old event; new readers
         get a fresh one.
         """
-        if not self._drain_begun or self.state != LifecycleState.DRAINING:
+        if self._state is not LifecycleState.DRAINING:
             return False
-        self._drain_begun = False
-        self.draining_flag = False
-        self._draining = None
-        self.state = LifecycleState.RUNNING
+        self._draining = asyncio.Event()
+        self._state = LifecycleState.RUNNING
         return True
+
+    def mark_stopped(self) -> None:
+        """``→ stopped`` once the lifespan has exited; ``error`` stays, for ``/live`` to report."""
+        if self._state is not LifecycleState.ERROR:
+            self._state = LifecycleState.STOPPED
 
     def on_drain(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` once when draining starts."""
@@ -130,13 +147,13 @@ class Lifecycle:
     @property
     def alive(self) -> bool:
         """What ``/live`` reports: anything but ``error``."""
-        return self.state != LifecycleState.ERROR
+        return self._state is not LifecycleState.ERROR
 
     def fail(self, reason: str) -> None:
         """Put the lifecycle in ``error``: ``/live`` turns 503 and the process gets restarted."""
-        if self.state != LifecycleState.ERROR:
+        if self._state is not LifecycleState.ERROR:
             logger.error("lifecycle error: %s", reason)
-        self.state = LifecycleState.ERROR
+        self._state = LifecycleState.ERROR
         self.error = reason
 
     # --- registration -----------------------------------------------------------------------

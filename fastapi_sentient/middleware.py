@@ -31,9 +31,10 @@ _CONNECTION_CLOSE = (b"connection", b"close")
 
 
 class DrainFlag(Protocol):
-    """Anything with a ``draining`` attribute (the lifecycle)."""
+    """Anything that says whether the process is draining (the lifecycle)."""
 
-    draining_flag: bool
+    @property
+    def is_draining(self) -> bool: ...
 
 
 class RequestTrackingMiddleware:
@@ -117,7 +118,7 @@ class RequestTrackingMiddleware:
             if message_type == "http.response.start":
                 status = message["status"]
                 first_byte = time.perf_counter()
-                if drain.draining_flag:
+                if drain.is_draining:
                     message["headers"] = [*message.get("headers", ()), _CONNECTION_CLOSE]
             elif message_type == "http.response.body" and not message.get("more_body", False):
                 await send(message)

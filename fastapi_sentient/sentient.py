@@ -35,10 +35,11 @@ from fastapi_sentient.health.registry import CheckState, HealthRegistry
 from fastapi_sentient.health.system import CpuCheck, DiskCheck, LoopLagMonitor, MemoryCheck
 from fastapi_sentient.heap import freeze_heap
 from fastapi_sentient.inflight import InFlight
-from fastapi_sentient.lifecycle import Lifecycle, LifecycleState
+from fastapi_sentient.lifecycle import Lifecycle
 from fastapi_sentient.metrics.container import ContainerCollector
 from fastapi_sentient.metrics.http import HttpMetrics
 from fastapi_sentient.metrics.registry import Metrics
+from fastapi_sentient.readiness import Readiness
 from fastapi_sentient.redact import Redactor, install_log_redaction
 from fastapi_sentient.route_label import RouteIndex
 from fastapi_sentient.settings import SentientSettings
@@ -93,18 +94,9 @@ class Sentient:
             multiprocess_mode="liveall",
         )
 
-        self._ready_gauge = self.metrics.gauge(
-            "readiness_status",
-            "1 while /ready answers 200 (started, not draining, critical checks passing), else 0.",
-            multiprocess_mode="liveall",
-        )
-        if not self.metrics.multiprocess:
-            self._ready_gauge.set_function(lambda: 0.0 if self.readiness() else 1.0)
-        self.lifecycle.on_drain(self._publish_readiness)
-
         def publish(state: CheckState) -> None:
             status_gauge.labels(state.name, state.type).set(state.status.gauge_value)
-            self._publish_readiness()
+            self.readiness.publish()
 
         self.node_id = (
             settings.node_id or f"{socket.gethostname()}:{settings.port or 0}:{os.getpid()}"
@@ -125,6 +117,7 @@ class Sentient:
             redactor=self.redact,
             on_status=publish,
         )
+        self.readiness = Readiness(self.lifecycle, self.health, self.metrics)
         self.http_metrics = (
             HttpMetrics(self.metrics, self.inflight, settings.metrics_buckets)
             if settings.metrics_enabled
@@ -135,7 +128,7 @@ class Sentient:
             delay=settings.shutdown_delay,
             drain_timeout=settings.drain_timeout,
             undo_after=settings.drain_undo_after,
-            on_undo=self._publish_readiness,
+            on_undo=self.readiness.publish,
         )
         self.management: ManagementServer | None = None
         self.loop_lag = LoopLagMonitor(settings.loop_lag_warning, settings.loop_lag_critical)
@@ -219,22 +212,6 @@ class Sentient:
         from fastapi_sentient.business_metrics import business_metrics
 
         return business_metrics(self)
-
-    def readiness(self) -> str | None:
-        """Why ``/ready`` would answer 503 now, or None when it answers 200 (no I/O)."""
-        lifecycle = self.lifecycle
-        if lifecycle.draining_flag:
-            return "draining"
-        if lifecycle.state != LifecycleState.RUNNING:
-            return lifecycle.state.value
-        if not self.health.critical_ok():
-            return "critical check failing"
-        return None
-
-    def _publish_readiness(self) -> None:
-        # multiprocess mode cannot read a callback at scrape time: push on every change
-        if self.metrics.multiprocess:
-            self._ready_gauge.set(0.0 if self.readiness() else 1.0)
 
     def _resolve_node_id(self) -> None:
         """Find the serving port and fill it into the default node id."""
@@ -320,9 +297,8 @@ class Sentient:
                     stack.callback(self.signal_drain.uninstall)
                 self._warn_unchained_sigterm()
             self._check_shutdown_budget()
-            if lifecycle.state == LifecycleState.STARTING:
-                lifecycle.state = LifecycleState.RUNNING
-            self._publish_readiness()
+            lifecycle.mark_running()
+            self.readiness.publish()
             if self.settings.gc_freeze:
                 freeze_heap()
             logger.info("%s ready (node %s)", self.settings.service_name, self.node_id)
@@ -346,9 +322,8 @@ class Sentient:
 
     async def _final_stop(self) -> None:
         await self.lifecycle.stop_background()
-        if self.lifecycle.state != LifecycleState.ERROR:
-            self.lifecycle.state = LifecycleState.STOPPED
-        self._publish_readiness()
+        self.lifecycle.mark_stopped()
+        self.readiness.publish()
 
     def _warn_unchained_sigterm(self) -> None:
         if self.signal_drain.chained_sigterm or self.settings.shutdown_delay <= 0:

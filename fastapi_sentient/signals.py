@@ -147,9 +147,7 @@ class SignalDrain:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self._signals += 1
-        # A plain attribute write is safe in a signal handler and is what /ready reads,
-        # so readiness flips before the loop even wakes up.
-        self.lifecycle.draining_flag = True
+        self.lifecycle.mark_draining()  # signal-safe: readiness flips before the loop wakes
         loop = self._loop
         if loop is None or loop.is_closed() or self._signals > 1:
             self._forward(signum, frame)

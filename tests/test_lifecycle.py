@@ -93,7 +93,7 @@ async def test_startup_task_health_check_and_timeout() -> None:
 async def test_draining_event_and_listeners_fire_once() -> None:
     """begin_drain sets the event, flips the state and calls listeners exactly once."""
     lifecycle = Lifecycle()
-    lifecycle.state = LifecycleState.RUNNING
+    lifecycle.mark_running()
     calls: list[str] = []
     lifecycle.on_drain(lambda: calls.append("drain"))
     assert lifecycle.begin_drain() is True

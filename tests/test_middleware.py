@@ -17,7 +17,7 @@ from tests.support.asgi import plugged_app, running, sample
 class Flag:
     """A stand-in for the lifecycle's drain flag (our own seam)."""
 
-    draining_flag = False
+    is_draining = False
 
 
 async def test_exception_counts_as_500_and_propagates() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,13 @@ from starlette.types import Receive, Scope, Send
 from fastapi_sentient.health.result import HealthStatus
 
 if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
+    from pydantic import SecretStr
+
+    from fastapi_sentient.health.registry import HealthRegistry
+    from fastapi_sentient.inflight import InFlight
+    from fastapi_sentient.lifecycle import Lifecycle
+    from fastapi_sentient.readiness import Readiness
+    from fastapi_sentient.settings_groups import IdentitySettings
 
 _JSON = (b"content-type", b"application/json")
 _NO_STORE = (b"cache-control", b"no-store")
@@ -34,9 +41,8 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-def expected_bearer(sentient: Sentient) -> bytes | None:
+def expected_bearer(token: SecretStr | None) -> bytes | None:
     """The ``Authorization`` value the health token asks for, or None without a token."""
-    token = sentient.settings.health_token
     return f"Bearer {token.get_secret_value()}".encode() if token else None
 
 
@@ -61,8 +67,8 @@ _READY_OK = _prebuilt({"status": "ready"})
 class LiveEndpoint:
     """200 while the process and its loop run and the lifecycle is not in ``error``."""
 
-    def __init__(self, sentient: Sentient) -> None:
-        self.lifecycle = sentient.lifecycle
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.lifecycle = lifecycle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.lifecycle.alive:
@@ -79,17 +85,16 @@ class ReadyEndpoint:
     probe's answer tells an operator where to look without exposing anything.
     """
 
-    def __init__(self, sentient: Sentient) -> None:
-        self.readiness = sentient.readiness
-        self.health = sentient.health
+    def __init__(self, readiness: Readiness) -> None:
+        self.readiness = readiness
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        reason = self.readiness()
+        reason = self.readiness.unready_reason()
         if reason is None:
             await _respond(send, 200, _READY_OK)
             return
         body: dict[str, Any] = {"status": "not ready", "reason": reason}
-        failing = self.health.failing_critical()
+        failing = self.readiness.failing_critical()
         if failing:
             body["failing"] = failing
         await _respond(send, 503, _prebuilt(body))
@@ -98,11 +103,24 @@ class ReadyEndpoint:
 class HealthEndpoint:
     """The aggregate report; per-check details only for authorized callers."""
 
-    def __init__(self, sentient: Sentient) -> None:
-        self.sentient = sentient
-        settings = sentient.settings
-        self.mode = settings.details_mode()
-        self.expected = expected_bearer(sentient)
+    def __init__(
+        self,
+        *,
+        health: HealthRegistry,
+        lifecycle: Lifecycle,
+        inflight: InFlight,
+        identity: IdentitySettings,
+        node_id: Callable[[], str],
+        details: str,
+        token: SecretStr | None,
+    ) -> None:
+        self.health = health
+        self.lifecycle = lifecycle
+        self.inflight = inflight
+        self.identity = identity
+        self.node_id = node_id  # known for sure only once startup found the serving port
+        self.mode = details
+        self.expected = expected_bearer(token)
 
     def authorized(self, scope: Scope) -> bool:
         """Whether this caller may see per-check details."""
@@ -113,12 +131,11 @@ class HealthEndpoint:
         return bearer_matches(scope, self.expected)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sentient = self.sentient
-        health = sentient.health
-        lifecycle = sentient.lifecycle
+        health = self.health
+        lifecycle = self.lifecycle
         status = health.status() if lifecycle.alive else HealthStatus.UNHEALTHY
         counts = health.counts()
-        settings = sentient.settings
+        identity = self.identity
         body: dict[str, Any] = {
             "status": status.value,
             "timestamp": datetime.now(UTC).isoformat(),
@@ -128,14 +145,14 @@ class HealthEndpoint:
             "unhealthy": counts["unhealthy"],
             "unknown": counts["unknown"],
             "uptime": round(time.monotonic() - lifecycle.started_at, 3),
-            "version": settings.version,
-            "instanceId": sentient.node_id,
+            "version": identity.version,
+            "instanceId": self.node_id(),
         }
         if self.authorized(scope):
-            body["environment"] = settings.environment
-            body["region"] = settings.region
+            body["environment"] = identity.environment
+            body["region"] = identity.region
             body["lifecycle"] = lifecycle.state.value
-            body["inFlight"] = sentient.inflight.count
+            body["inFlight"] = self.inflight.count
             body["details"] = {name: state.describe() for name, state in health.checks.items()}
         code = 200 if status in (HealthStatus.HEALTHY, HealthStatus.DEGRADED) else 503
         await _respond(send, code, json.dumps(body, default=str).encode())
@@ -153,9 +170,19 @@ class DrainEndpoint:
     port, which the Service does not expose, the port itself is the guard.
     """
 
-    def __init__(self, sentient: Sentient, *, require_token: bool) -> None:
-        self.sentient = sentient
-        self.expected = expected_bearer(sentient) if require_token else None
+    def __init__(
+        self,
+        *,
+        drain: Callable[[], Awaitable[float]],
+        inflight: InFlight,
+        undo_after: float,
+        token: SecretStr | None,
+        require_token: bool,
+    ) -> None:
+        self.drain = drain  # starts draining, returns once the drain delay has passed
+        self.inflight = inflight
+        self.undo_after = undo_after
+        self.expected = expected_bearer(token) if require_token else None
         self.require_token = require_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -165,11 +192,11 @@ class DrainEndpoint:
         if self.require_token and not bearer_matches(scope, self.expected):
             await _respond(send, 401, _UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
             return
-        waited = await self.sentient.signal_drain.drain_now()
+        waited = await self.drain()
         body = {
             "status": "draining",
             "waited": round(waited, 3),
-            "inFlight": self.sentient.inflight.count,
-            "undoAfter": self.sentient.settings.drain_undo_after,
+            "inFlight": self.inflight.count,
+            "undoAfter": self.undo_after,
         }
         await _respond(send, 200, _prebuilt(body))
