@@ -19,14 +19,11 @@ components, agent types, capabilities, interaction types) keep the first
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
-
-from fastapi_sentient.metrics.registry import Metrics
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.metrics.registry import Metrics
 
 OTHER = "other"
 QUALITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -201,15 +198,25 @@ class BusinessMetrics:
         ).inc(amount)
 
 
-_CACHE: weakref.WeakKeyDictionary[Metrics, BusinessMetrics] = weakref.WeakKeyDictionary()
+class HasBusinessMetrics(Protocol):
+    """What holds an app's one facade: the :class:`~fastapi_sentient.Sentient` handle."""
+
+    @property
+    def business(self) -> BusinessMetrics:
+        """The app's business metrics."""
+        ...
 
 
-def business_metrics(source: Sentient | Metrics) -> BusinessMetrics:
-    """The business metrics facade of an app (one per plugin instance)."""
-    metrics = source if isinstance(source, Metrics) else source.metrics
-    facade = _CACHE.get(metrics)
-    if facade is None:
-        facade = _CACHE[metrics] = BusinessMetrics(metrics)
-        # from the first use on (typically at import), the fixed vocabularies read 0
-        facade.prime()
+def primed(metrics: Metrics) -> BusinessMetrics:
+    """A new facade on ``metrics`` whose fixed vocabularies read 0 from now on.
+
+    The handle builds one on first use (typically at import) and keeps it.
+    """
+    facade = BusinessMetrics(metrics)
+    facade.prime()
     return facade
+
+
+def business_metrics(source: HasBusinessMetrics) -> BusinessMetrics:
+    """The business metrics facade of an app (one per plugin instance)."""
+    return source.business

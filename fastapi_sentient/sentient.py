@@ -141,7 +141,9 @@ class Sentient:
                 self.metrics.registry.register(ContainerCollector(self.cgroup))
 
         from fastapi_sentient.cluster import build_coordinator
-        from fastapi_sentient.pools import build_pools
+        from fastapi_sentient.pools import PoolRegistry, build_pools
+        from fastapi_sentient.pools.errors import install_error_handlers as pool_errors
+        from fastapi_sentient.resilience.handlers import install_error_handlers as refusals
         from fastapi_sentient.resilience.registry import ResilienceRegistry
         from fastapi_sentient.tracing import build_tracing
 
@@ -155,11 +157,42 @@ class Sentient:
             self.components.append(self.tracing)
         # built before the pools and the LLM layer, which guard their calls with it;
         # started after them, since sharing breaker decisions needs the Redis pool
-        self.resilience: ResilienceRegistry = ResilienceRegistry(self)
-        self.pools: PoolRegistry = build_pools(self)
+        self.resilience: ResilienceRegistry = ResilienceRegistry(
+            metrics=self.metrics,
+            health=self.health,
+            lifecycle=self.lifecycle,
+            redactor=self.redact,
+            policies=settings.resilience_policies,
+            shared=settings.resilience_shared,
+            sync_interval=settings.resilience_sync_interval,
+            cluster_name=settings.cluster_name,
+            node_id=lambda: self.node_id,
+            redis=self._redis_client,  # read at start: the pools open first
+            trace_events=self.tracing is not None,
+        )
+        refusals(app, redactor=self.redact)
+        self.pools: PoolRegistry = build_pools(
+            PoolRegistry(
+                metrics=self.metrics,
+                health=self.health,
+                lifecycle=self.lifecycle,
+                redactor=self.redact,
+                open_timeout=settings.startup_timeout,
+                close_timeout=settings.shutdown_timeout,
+                check_timeout=settings.health_timeout,
+                check_fail_after=settings.health_fail_after,
+            ),
+            settings=settings,
+            resilience=self.resilience,
+            redactor=self.redact,
+        )
+        pool_errors(
+            app, redactor=self.redact, database="db" in self.pools, redis="redis" in self.pools
+        )
         self.cluster: Coordinator = build_coordinator(self)
         self.components.extend([self.pools, self.cluster, self.resilience])
         self._llm: LLMRegistry | None = None
+        self._business: BusinessMetrics | None = None
         self._components_started = False
         if settings.llm_providers or settings.llm_routes:
             self._llm = self._build_llm()
@@ -209,9 +242,11 @@ class Sentient:
     @property
     def business(self) -> BusinessMetrics:
         """Domain metrics (auth attempts, sessions, revenue, …) with bounded labels."""
-        from fastapi_sentient.business_metrics import business_metrics
+        if self._business is None:
+            from fastapi_sentient.business_metrics import primed
 
-        return business_metrics(self)
+            self._business = primed(self.metrics)
+        return self._business
 
     def _resolve_node_id(self) -> None:
         """Find the serving port and fill it into the default node id."""

@@ -13,20 +13,23 @@ from typing import TYPE_CHECKING
 
 from fastapi_sentient.exceptions import MissingDependencyError
 from fastapi_sentient.pools.base import (
+    Instrumentable,
     Pool,
     PoolMetrics,
     PoolResizeError,
     PoolStats,
     PoolUnavailableError,
 )
-from fastapi_sentient.pools.errors import install_error_handlers
 from fastapi_sentient.pools.registry import PoolRegistry
 from fastapi_sentient.redis_url import parse_redis_url
 
 if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.redact import Redactor
+    from fastapi_sentient.resilience.registry import ResilienceRegistry
+    from fastapi_sentient.settings import SentientSettings
 
 __all__ = [
+    "Instrumentable",
     "Pool",
     "PoolMetrics",
     "PoolRegistry",
@@ -37,22 +40,30 @@ __all__ = [
 ]
 
 
-def build_pools(sentient: Sentient) -> PoolRegistry:
-    """The pools configured by ``sentient.settings``, registered in opening order."""
-    settings = sentient.settings
-    registry = PoolRegistry(sentient)
+def build_pools(
+    registry: PoolRegistry,
+    *,
+    settings: SentientSettings,
+    resilience: ResilienceRegistry,
+    redactor: Redactor,
+) -> PoolRegistry:
+    """Register the pools ``settings`` configure into ``registry``, in opening order.
+
+    ``resilience`` gives the named HTTP clients their policies; ``redactor``
+    learns every password and key the pools are built with.
+    """
     if settings.database_url:
         try:
             from fastapi_sentient.pools.database import DatabasePool
         except ImportError as exc:
             package, extra = "sqlalchemy", "db"
             raise MissingDependencyError(package, extra) from exc
-        sentient.redact.add_url(settings.database_url)
+        redactor.add_url(settings.database_url)
         registry.register(DatabasePool.from_settings(settings))
     if settings.redis_url:
         endpoint = parse_redis_url(settings.redis_url)
-        sentient.redact.add_url(settings.redis_url)
-        sentient.redact.add(endpoint.password)
+        redactor.add_url(settings.redis_url)
+        redactor.add(endpoint.password)
         try:
             from fastapi_sentient.pools.redis import redis_pool_from_settings
         except ImportError as exc:
@@ -65,13 +76,19 @@ def build_pools(sentient: Sentient) -> PoolRegistry:
         except ImportError as exc:
             package, extra = "httpx2", "llm"
             raise MissingDependencyError(package, extra) from exc
-        register_http_pools(sentient, registry)
+        register_http_pools(
+            settings.llm_providers,
+            health_interval=settings.llm_health_interval,
+            registry=registry,
+            redactor=redactor,
+        )
     if settings.http_clients:
         try:
             from fastapi_sentient.resilience.http import register_http_clients
         except ImportError as exc:
             package, extra = "httpx2", "http"
             raise MissingDependencyError(package, extra) from exc
-        register_http_clients(sentient, registry)
-    install_error_handlers(sentient, database="db" in registry, redis="redis" in registry)
+        register_http_clients(
+            settings.http_clients, registry=registry, resilience=resilience, redactor=redactor
+        )
     return registry

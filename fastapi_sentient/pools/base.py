@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from fastapi_sentient.exceptions import ConfigurationError, PoolError
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
     from prometheus_client import Counter, Histogram
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -180,3 +181,15 @@ class Pool(Protocol):
 
     async def resize(self, size: int) -> None:
         """Change the pool's cap; raises :class:`PoolResizeError` where the driver cannot."""
+
+
+@runtime_checkable
+class Instrumentable(Protocol):
+    """A pool that can trace its own calls; optional beyond :class:`Pool`.
+
+    The registry calls :meth:`instrument` once the pool is open (its engine or
+    client exists) when tracing is on; pools without it are simply not traced.
+    """
+
+    def instrument(self, tracer_provider: TracerProvider) -> bool:
+        """Make child spans of this pool's calls; False when it cannot (a package is missing)."""

@@ -50,6 +50,7 @@ from fastapi_sentient.pools.base import (
 )
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
     from sqlalchemy.engine import URL
     from sqlalchemy.pool import PoolProxiedConnection
 
@@ -412,6 +413,13 @@ class DatabasePool:
         if not isinstance(pool, _MeteredQueuePool):
             return 0
         return await greenlet_spawn(pool.close_idle)
+
+    def instrument(self, tracer_provider: TracerProvider) -> bool:
+        """A CLIENT span per statement, from the engine's cursor events (once open)."""
+        from fastapi_sentient.tracing.clients import DatabaseSpans, pool_tracer
+
+        DatabaseSpans(pool_tracer(tracer_provider), self.engine.sync_engine)
+        return True
 
     async def resize(self, size: int) -> None:
         """Change the base size; the pool is replaced (checked-out connections finish on the old one)."""

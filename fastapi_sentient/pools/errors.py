@@ -27,7 +27,6 @@ from fastapi_sentient.pools.base import PoolUnavailableError
 
 if TYPE_CHECKING:
     from fastapi_sentient.redact import Redactor
-    from fastapi_sentient.sentient import Sentient
 
 logger = logging.getLogger("fastapi_sentient.pools")
 
@@ -72,18 +71,21 @@ def _response(error: str, detail: str) -> Response:
     )
 
 
-def install_error_handlers(sentient: Sentient, *, database: bool, redis: bool) -> None:  # noqa: C901  one small nested handler per driver error
-    """Answer pool exhaustion and unreachable pools as 503 on ``sentient.app``.
+def install_error_handlers(  # noqa: C901  one small nested handler per driver error
+    app: Any, *, redactor: Redactor, database: bool, redis: bool
+) -> None:
+    """Answer pool exhaustion and unreachable pools as 503 on ``app``.
 
     Driver errors (SQLAlchemy's, redis-py's) are handled only when that pool is
-    configured, so an app without pools keeps its exact error behaviour.
+    configured, so an app without pools keeps its exact error behaviour.  ``app``
+    is a FastAPI or Starlette app; anything without ``add_exception_handler`` is
+    left alone.
     """
-    app = sentient.app
     add = getattr(app, "add_exception_handler", None)
     if add is None:
         return
     existing: dict[Any, Any] = getattr(app, "exception_handlers", {})
-    redact: Redactor = sentient.redact
+    redact = redactor
     limiter = _LogLimiter()
 
     # The caller may be anyone: the body names the dependency, never its address or

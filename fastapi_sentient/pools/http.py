@@ -21,7 +21,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx2
@@ -31,8 +31,10 @@ from fastapi_sentient.pools.base import PoolMetrics, PoolResizeError, PoolStats
 from fastapi_sentient.pools.http_transport import MeteredTransport
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
     from fastapi_sentient.pools.registry import PoolRegistry
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.redact import Redactor
     from fastapi_sentient.settings import LLMProviderSettings
 
 logger = logging.getLogger("fastapi_sentient.pools")
@@ -242,6 +244,13 @@ class HttpPool:
         transport.reconcile()
         return len(closing)
 
+    def instrument(self, tracer_provider: TracerProvider) -> bool:
+        """A CLIENT span per request (each retry its own), from the client's event hooks."""
+        from fastapi_sentient.tracing.clients import HttpClientSpans, pool_tracer
+
+        HttpClientSpans(pool_tracer(tracer_provider), self.client)
+        return True
+
     async def resize(self, size: int) -> None:
         """Change the cap, up to the ``max_connections`` the client was built with."""
         if not 1 <= size <= self.max_connections:
@@ -287,12 +296,21 @@ def pool_from_settings(
     return pool, key
 
 
-def register_http_pools(sentient: Sentient, registry: PoolRegistry) -> None:
-    """Register one HTTP pool per provider of ``SENTIENT_LLM_PROVIDERS`` (kind ``"http"``)."""
-    ttl = probe_ttl(sentient.settings.llm_health_interval)
-    for name, provider in sentient.settings.llm_providers.items():
+def register_http_pools(
+    providers: Mapping[str, LLMProviderSettings],
+    *,
+    health_interval: float,
+    registry: PoolRegistry,
+    redactor: Redactor,
+) -> None:
+    """Register one HTTP pool per provider of ``SENTIENT_LLM_PROVIDERS`` (kind ``"http"``).
+
+    ``health_interval`` is ``SENTIENT_LLM_HEALTH_INTERVAL``: each probe is cached just under it.
+    """
+    ttl = probe_ttl(health_interval)
+    for name, provider in providers.items():
         pool, key = pool_from_settings(name, provider, probe_ttl=ttl)
-        sentient.redact.add(key)
+        redactor.add(key)
         registry.register(pool)
 
 

@@ -36,6 +36,7 @@ from fastapi_sentient.pools.redis_metered import (
 from fastapi_sentient.redis_url import RedisEndpoint, parse_redis_url
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
     from redis.asyncio.sentinel import Sentinel
 
     from fastapi_sentient.pools.redis_cluster import RedisClusterPool
@@ -115,6 +116,17 @@ class RedisPoolConfig:
             self.retries,
             supported_errors=(RedisConnectionError,),
         )
+
+    @property
+    def client(self) -> Any:
+        """The client, once the app has started (each pool class names its type)."""
+        raise NotImplementedError
+
+    def instrument(self, tracer_provider: TracerProvider) -> bool:
+        """Command spans from ``opentelemetry-instrumentation-redis`` on this pool's client."""
+        from fastapi_sentient.tracing.clients import instrument_redis
+
+        return instrument_redis(self.client, tracer_provider)
 
     def _not_open(self) -> NotStartedError:
         msg = f"redis pool {self.name!r} is not open; it opens with the app's lifespan"

@@ -18,18 +18,22 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi_sentient.exceptions import ConfigurationError, PoolNotFoundError, StartupError
-from fastapi_sentient.pools.base import Pool
+from fastapi_sentient.pools.base import Instrumentable, Pool
 from fastapi_sentient.pools.check import PoolCheck, check_name
 from fastapi_sentient.pools.metrics import PoolCollector, PoolInstruments
 from fastapi_sentient.redact import mask_url
 
 if TYPE_CHECKING:
     import httpx2
+    from opentelemetry.trace import TracerProvider
 
+    from fastapi_sentient.health.registry import HealthRegistry
+    from fastapi_sentient.lifecycle import Lifecycle
+    from fastapi_sentient.metrics.registry import Metrics
     from fastapi_sentient.pools.database import DatabasePool
     from fastapi_sentient.pools.redis import RedisPool
     from fastapi_sentient.pools.redis_cluster import RedisClusterPool
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.redact import Redactor
 
 logger = logging.getLogger("fastapi_sentient.pools")
 
@@ -44,14 +48,41 @@ class PoolRegistry:
 
     name = "pools"
 
-    def __init__(self, sentient: Sentient) -> None:
-        self._sentient = sentient
+    def __init__(
+        self,
+        *,
+        metrics: Metrics,
+        health: HealthRegistry,
+        lifecycle: Lifecycle,
+        redactor: Redactor,
+        open_timeout: float,
+        close_timeout: float,
+        check_timeout: float,
+        check_fail_after: int,
+    ) -> None:
+        """Bind the pools to ``health`` (one check each), ``metrics`` and ``lifecycle``.
+
+        Args:
+            open_timeout: bound on each pool's ``open()`` at startup
+                (``SENTIENT_STARTUP_TIMEOUT``).
+            close_timeout: bound on each pool's ``close()`` (``SENTIENT_SHUTDOWN_TIMEOUT``).
+            check_timeout: the pools' ping timeout (``SENTIENT_HEALTH_TIMEOUT``).
+            check_fail_after: failures in a row before a critical pool is recycled
+                (``SENTIENT_HEALTH_FAIL_AFTER``).
+        """
+        self._health = health
+        self._lifecycle = lifecycle
+        self._redact = redactor
+        self._open_timeout = open_timeout
+        self._close_timeout = close_timeout
+        self._check_timeout = check_timeout
+        self._check_fail_after = check_fail_after
         self._pools: dict[str, Pool] = {}
         self._checks: dict[str, PoolCheck] = {}
-        self._instruments = PoolInstruments(sentient.metrics)
+        self._instruments = PoolInstruments(metrics)
         self._reconnecting: dict[str, asyncio.Task[Any]] = {}
         self.started = False
-        sentient.metrics.registry.register(PoolCollector(lambda: list(self._pools.values())))
+        metrics.registry.register(PoolCollector(lambda: list(self._pools.values())))
 
     # --- registration ---------------------------------------------------------------------
 
@@ -133,6 +164,27 @@ class PoolRegistry:
             raise PoolNotFoundError(msg)
         return client  # type: ignore[no-any-return]
 
+    # --- tracing --------------------------------------------------------------------------
+
+    def instrument(self, tracer_provider: TracerProvider) -> list[str]:
+        """Trace every pool that can trace itself; returns the names of the pools traced.
+
+        Call it once the pools are open: the spans hook into their engines and
+        clients.  A pool that cannot be traced still serves, with one warning.
+        """
+        traced: list[str] = []
+        for pool in self:
+            if not isinstance(pool, Instrumentable):
+                continue
+            try:
+                if not pool.instrument(tracer_provider):
+                    continue
+            except Exception:  # a pool that cannot be traced still serves; say so once
+                logger.warning("tracing pool %s failed", pool.name, exc_info=True)
+                continue
+            traced.append(pool.name)
+        return traced
+
     # --- lifespan -------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -143,14 +195,14 @@ class PoolRegistry:
 
     async def _open(self, pool: Pool) -> None:
         try:
-            async with asyncio.timeout(self._sentient.settings.startup_timeout):
+            async with asyncio.timeout(self._open_timeout):
                 await pool.open()
         except Exception as exc:
             line = self._failure_line(pool, exc)
             if pool.required:
                 raise StartupError(line) from exc
             logger.warning("%s; starting unhealthy and reconnecting in the background", line)
-            self._reconnecting[pool.name] = self._sentient.lifecycle.spawn(
+            self._reconnecting[pool.name] = self._lifecycle.spawn(
                 self._reconnect(pool), f"pool-reconnect:{pool.name}"
             )
         self._add_check(pool)
@@ -158,7 +210,7 @@ class PoolRegistry:
     def _failure_line(self, pool: Pool, exc: BaseException) -> str:
         reason = str(exc) or "timed out"
         text = f"pool {pool.name!r} ({mask_url(pool.url)}) could not open: {type(exc).__name__}: {reason}"
-        return " ".join(self._sentient.redact(text).split())
+        return " ".join(self._redact(text).split())
 
     async def _reconnect(self, pool: Pool) -> None:
         delay = RECONNECT_INITIAL
@@ -176,28 +228,27 @@ class PoolRegistry:
                 logger.info("pool %s connected", pool.name)
                 check = self._checks.get(pool.name)
                 if check is not None:
-                    await self._sentient.health.refresh(check_name(pool))
+                    await self._health.refresh(check_name(pool))
                 return
         finally:
             self._reconnecting.pop(pool.name, None)
 
     def _add_check(self, pool: Pool) -> None:
-        settings = self._sentient.settings
         check = PoolCheck(
             pool,
-            timeout=settings.health_timeout,
-            fail_after=settings.health_fail_after,
-            redact=self._sentient.redact,
+            timeout=self._check_timeout,
+            fail_after=self._check_fail_after,
+            redact=self._redact,
             publish=self._instruments.publish,
         )
         self._checks[pool.name] = check
-        self._sentient.health.add(
+        self._health.add(
             check_name(pool),
             check,
             type="pool",
             critical=pool.critical,
             # our own timeout cuts the ping; the margin leaves room for a recycle
-            timeout=settings.health_timeout * 2 + 1.0,
+            timeout=self._check_timeout * 2 + 1.0,
         )
 
     async def stop(self) -> None:
@@ -206,13 +257,11 @@ class PoolRegistry:
             task.cancel()
         await asyncio.gather(*self._reconnecting.values(), return_exceptions=True)
         for pool in reversed(list(self._pools.values())):
-            self._sentient.health.remove(check_name(pool))
+            self._health.remove(check_name(pool))
             try:
-                async with asyncio.timeout(self._sentient.settings.shutdown_timeout):
+                async with asyncio.timeout(self._close_timeout):
                     await pool.close()
             except Exception as exc:  # noqa: BLE001  stop() never raises; the others still close
-                logger.warning(
-                    "closing pool %s failed: %s", pool.name, self._sentient.redact(str(exc))
-                )
+                logger.warning("closing pool %s failed: %s", pool.name, self._redact(str(exc)))
         self._checks.clear()
         self.started = False

@@ -23,7 +23,7 @@ from fastapi_sentient.resilience.errors import (
 )
 
 if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.redact import Redactor
 
 _KINDS: tuple[tuple[type[ResilienceError], str, int], ...] = (
     (CircuitOpenError, "circuit_open", 503),
@@ -33,14 +33,17 @@ _KINDS: tuple[tuple[type[ResilienceError], str, int], ...] = (
 )
 
 
-def install_error_handlers(sentient: Sentient) -> None:
-    """Answer the resilience errors on ``sentient.app`` (unless the app handles them)."""
-    app = sentient.app
+def install_error_handlers(app: Any, *, redactor: Redactor) -> None:
+    """Answer the resilience errors on ``app`` (unless the app handles them).
+
+    ``app`` is a FastAPI or Starlette app; anything without
+    ``add_exception_handler`` is left alone.
+    """
     add = getattr(app, "add_exception_handler", None)
     if add is None:
         return
     existing: dict[Any, Any] = getattr(app, "exception_handlers", {})
-    redact = sentient.redact
+    redact = redactor
 
     def handler(kind: str, status: int) -> Any:
         async def answer(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ module imports ``httpx2`` and is loaded only when clients are configured.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import httpx2
@@ -26,7 +27,8 @@ from fastapi_sentient.resilience.policy import Policy
 
 if TYPE_CHECKING:
     from fastapi_sentient.pools.registry import PoolRegistry
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.redact import Redactor
+    from fastapi_sentient.resilience.registry import ResilienceRegistry
     from fastapi_sentient.settings import HttpClientSettings
 
 VARIABLE = "SENTIENT_HTTP_CLIENTS"
@@ -102,12 +104,14 @@ def secret_headers(name: str, entry: HttpClientSettings) -> dict[str, str]:
     return values
 
 
-def client_policy(sentient: Sentient, name: str, entry: HttpClientSettings) -> Policy:
+def client_policy(
+    name: str, entry: HttpClientSettings, *, resilience: ResilienceRegistry
+) -> Policy:
     """The policy of client ``name``: a named one, its own inline one, or ``name``'s."""
-    registry = sentient.resilience
+    registry = resilience
     policy = entry.policy
     if isinstance(policy, str):
-        if policy not in sentient.settings.resilience_policies:
+        if not registry.configured(policy):
             msg = (
                 f"{VARIABLE} ({name}.policy): no policy named {policy!r} in "
                 "SENTIENT_RESILIENCE_POLICIES"
@@ -119,16 +123,22 @@ def client_policy(sentient: Sentient, name: str, entry: HttpClientSettings) -> P
     return registry.policy(name, **policy.model_dump(exclude_unset=True))
 
 
-def register_http_clients(sentient: Sentient, registry: PoolRegistry) -> None:
-    """One guarded pool per entry of ``SENTIENT_HTTP_CLIENTS``."""
-    for name, entry in sentient.settings.http_clients.items():
+def register_http_clients(
+    clients: Mapping[str, HttpClientSettings],
+    *,
+    registry: PoolRegistry,
+    resilience: ResilienceRegistry,
+    redactor: Redactor,
+) -> None:
+    """One guarded pool per entry of ``SENTIENT_HTTP_CLIENTS``, under ``resilience``'s policies."""
+    for name, entry in clients.items():
         if name in registry:
             msg = f"{VARIABLE}: {name!r} is already the name of a pool (an LLM provider?)"
             raise ConfigurationError(msg)
         secrets = secret_headers(name, entry)
         for value in secrets.values():
-            sentient.redact.add(value)
-        policy = client_policy(sentient, name, entry)
+            redactor.add(value)
+        policy = client_policy(name, entry, resilience=resilience)
 
         def wrap(
             inner: httpx2.AsyncBaseTransport, policy: Policy = policy

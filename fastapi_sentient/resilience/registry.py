@@ -16,20 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient.exceptions import ConfigurationError
 from fastapi_sentient.health.result import CheckResult, HealthStatus
 from fastapi_sentient.resilience.breaker import BreakerState, CircuitBreaker
 from fastapi_sentient.resilience.guard import Guard
-from fastapi_sentient.resilience.handlers import install_error_handlers
 from fastapi_sentient.resilience.metrics import ResilienceMetrics
 from fastapi_sentient.resilience.policy import Policy
 from fastapi_sentient.resilience.shared import SharedBreakers
 from fastapi_sentient.settings import PolicySettings
 
 if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.health.registry import HealthRegistry
+    from fastapi_sentient.lifecycle import Lifecycle
+    from fastapi_sentient.metrics.registry import Metrics
+    from fastapi_sentient.redact import Redactor
 
 logger = logging.getLogger("fastapi_sentient.resilience")
 
@@ -58,18 +61,58 @@ class ResilienceRegistry:
 
     name = "resilience"
 
-    def __init__(self, sentient: Sentient) -> None:
-        self._sentient = sentient
-        self.metrics = ResilienceMetrics(sentient.metrics)
+    def __init__(
+        self,
+        *,
+        metrics: Metrics,
+        health: HealthRegistry,
+        lifecycle: Lifecycle,
+        redactor: Redactor,
+        policies: Mapping[str, PolicySettings],
+        shared: bool,
+        sync_interval: float,
+        cluster_name: str,
+        node_id: Callable[[], str],
+        redis: Callable[[], Any] | None = None,
+        trace_events: bool = False,
+    ) -> None:
+        """Create the configured policies now; checks and sharing begin at :meth:`start`.
+
+        Args:
+            policies: ``SENTIENT_RESILIENCE_POLICIES``.
+            shared: ``SENTIENT_RESILIENCE_SHARED``: share breaker decisions through ``redis``.
+            sync_interval: ``SENTIENT_RESILIENCE_SYNC_INTERVAL``.
+            cluster_name: names the shared keys, so two clusters on one Redis stay apart.
+            node_id: this process's id, read at :meth:`start` (the serving port is
+                known by then).
+            redis: the client of the Redis pool, read at :meth:`start`; the registry
+                is built before the pools (they guard calls with its policies) and
+                started after them.  None: decisions stay in this process.
+            trace_events: leave a span event on each transition (tracing is on).
+        """
+        self._health = health
+        self._lifecycle = lifecycle
+        self._redact = redactor
+        self._configured = policies
+        self._share = shared
+        self._sync_interval = sync_interval
+        self._cluster_name = cluster_name
+        self._node_id = node_id
+        self._redis = redis
+        self._trace_events = trace_events
+        self.metrics = ResilienceMetrics(metrics)
         self.policies: dict[str, Policy] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
         self.shared: SharedBreakers | None = None
         self._sync: asyncio.Task[None] | None = None
         self._refreshing: set[asyncio.Task[Any]] = set()
         self.started = False
-        install_error_handlers(sentient)
-        for name in sentient.settings.resilience_policies:
+        for name in policies:
             self.policy(name)
+
+    def configured(self, name: str) -> bool:
+        """Whether ``SENTIENT_RESILIENCE_POLICIES`` names a policy ``name``."""
+        return name in self._configured
 
     # --- policies -------------------------------------------------------------------------
 
@@ -80,7 +123,7 @@ class ResilienceRegistry:
             ConfigurationError: invalid overrides, or overrides that differ from the
                 settings the policy was created with.
         """
-        configured = self._sentient.settings.resilience_policies.get(name, PolicySettings())
+        configured = self._configured.get(name, PolicySettings())
         try:
             settings = PolicySettings.model_validate({**configured.model_dump(), **overrides})
         except ValueError as exc:
@@ -131,7 +174,7 @@ class ResilienceRegistry:
         self.metrics.publish_state(breaker.name, old, new)
         if old == new:
             return
-        if self._sentient.tracing is not None:
+        if self._trace_events:
             from fastapi_sentient.tracing.spans import add_event
 
             add_event(
@@ -145,29 +188,28 @@ class ResilienceRegistry:
 
     def share_breakers(self, redis: Any, *, prefix: str | None = None) -> SharedBreakers:
         """Share the breakers' open/closed decisions through ``redis``; fails open."""
-        settings = self._sentient.settings
         self.shared = SharedBreakers(
             redis,
-            prefix=prefix or f"sentient:{{{settings.cluster_name}}}:breaker:",
-            interval=settings.resilience_sync_interval,
+            prefix=prefix or f"sentient:{{{self._cluster_name}}}:breaker:",
+            interval=self._sync_interval,
             breakers=self.breakers,
-            redact=self._sentient.redact,
-            owner=self._sentient.node_id,
+            redact=self._redact,
+            owner=self._node_id(),
         )
         return self.shared
 
     # --- health ---------------------------------------------------------------------------
 
     def _add_check(self, breaker: CircuitBreaker) -> None:
-        self._sentient.health.add(
+        self._health.add(
             CHECK_PREFIX + breaker.name, BreakerCheck(breaker), type="dependency", critical=False
         )
 
     def _refresh(self, check: str) -> None:
-        if check not in self._sentient.health.checks:
+        if check not in self._health.checks:
             return
         try:
-            task = asyncio.get_running_loop().create_task(self._sentient.health.refresh(check))
+            task = asyncio.get_running_loop().create_task(self._health.refresh(check))
         except RuntimeError:
             return
         self._refreshing.add(task)
@@ -180,19 +222,17 @@ class ResilienceRegistry:
         self.started = True
         for breaker in self._breakers.values():
             self._add_check(breaker)
-        s = self._sentient.settings
-        if self.shared is None and s.resilience_shared and s.redis_url:
-            pools = self._sentient.pools
-            client = getattr(pools.get("redis"), "client", None) if "redis" in pools else None
+        if self.shared is None and self._share and self._redis is not None:
+            client = self._redis()
             if client is not None:
                 self.share_breakers(client)
         if self.shared is not None:
-            self._sync = self._sentient.lifecycle.spawn(self.shared.run(), "breaker-sync")
+            self._sync = self._lifecycle.spawn(self.shared.run(), "breaker-sync")
 
     async def stop(self) -> None:
         """Stop sharing and forget the checks."""
         for breaker in self._breakers.values():
-            self._sentient.health.remove(CHECK_PREFIX + breaker.name)
+            self._health.remove(CHECK_PREFIX + breaker.name)
         if self._sync is not None:
             self._sync.cancel()
             await asyncio.gather(self._sync, return_exceptions=True)

@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     import httpx2
     from sqlalchemy.engine import Engine
 
-    from fastapi_sentient.sentient import Sentient
-
 logger = logging.getLogger("fastapi_sentient.tracing")
 
 _SPAN_ATTR = "_sentient_span"
@@ -233,35 +231,18 @@ class HttpClientSpans:
         span.end()
 
 
-# --- wiring -------------------------------------------------------------------------------
+# --- helpers the pools' ``instrument`` methods call ----------------------------------------
 
 
-def instrument_pools(sentient: Sentient, provider: trace.TracerProvider) -> list[str]:
-    """Add child spans to every open pool; returns the names of the pools instrumented."""
+def pool_tracer(provider: trace.TracerProvider) -> trace.Tracer:
+    """The tracer of the pools' child spans."""
     from fastapi_sentient._version import __version__
 
-    tracer = ChildSpansTracer(provider.get_tracer("fastapi_sentient.pools", __version__))
-    done: list[str] = []
-    for pool in sentient.pools:
-        kind = getattr(pool, "kind", None)
-        try:
-            if kind == "db":
-                DatabaseSpans(tracer, pool.engine.sync_engine)  # type: ignore[attr-defined]
-            elif kind == "redis":
-                if not _instrument_redis(pool.client, provider):  # type: ignore[attr-defined]
-                    continue
-            elif kind == "http":
-                HttpClientSpans(tracer, pool.client)  # type: ignore[attr-defined]
-            else:
-                continue
-        except Exception:  # a pool we cannot trace still serves; say so once
-            logger.warning("tracing pool %s failed", pool.name, exc_info=True)
-            continue
-        done.append(pool.name)
-    return done
+    return ChildSpansTracer(provider.get_tracer("fastapi_sentient.pools", __version__))
 
 
-def _instrument_redis(client: Any, provider: trace.TracerProvider) -> bool:
+def instrument_redis(client: Any, provider: trace.TracerProvider) -> bool:
+    """Trace ``client``'s commands; False when the Redis instrumentation is not installed."""
     try:
         from opentelemetry.instrumentation.redis import RedisInstrumentor
     except ImportError:

@@ -21,7 +21,6 @@ from fastapi_sentient._version import __version__
 from fastapi_sentient.exceptions import ConfigurationError, StartupError
 from fastapi_sentient.middleware import RequestTrackingMiddleware
 from fastapi_sentient.tracing import spans
-from fastapi_sentient.tracing.clients import instrument_pools
 from fastapi_sentient.tracing.exemplars import ExemplarTrackingMiddleware
 from fastapi_sentient.tracing.middleware import ServerSpanMiddleware
 from fastapi_sentient.tracing.provider import build_processors
@@ -132,7 +131,7 @@ class Tracing:
         spans.add_event(f"cluster.{event.type}", attributes)
 
     async def _instrument_pools(self) -> None:
-        traced = instrument_pools(self.sentient, self.provider)
+        traced = self.sentient.pools.instrument(self.provider)
         if traced:
             logger.info("tracing child spans of pools: %s", ", ".join(traced))
 
