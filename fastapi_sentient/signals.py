@@ -30,33 +30,15 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from fastapi_sentient._compat import asyncio as asyncio_compat
+from fastapi_sentient._compat.uvicorn import find_server
 from fastapi_sentient.lifecycle import Lifecycle
+
+__all__ = ["SignalDrain", "find_server"]
 
 logger = logging.getLogger("fastapi_sentient.signals")
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-def find_server(handler: Any) -> Any:
-    """The uvicorn ``Server`` behind a chained handler (its bound ``handle_exit``), if any."""
-    server = getattr(handler, "__self__", None)
-    return server if hasattr(getattr(server, "config", None), "timeout_graceful_shutdown") else None
-
-
-def _loop_handler(loop: asyncio.AbstractEventLoop, sig: int) -> asyncio.Handle | None:
-    """The handler a server registered with ``loop.add_signal_handler``, if any.
-
-    asyncio offers no public getter; its Unix loops keep the handles in
-    ``_signal_handlers``.  A loop without that mapping simply has nothing we can chain.
-    """
-    handlers = getattr(loop, "_signal_handlers", None)
-    handle = handlers.get(sig) if isinstance(handlers, dict) else None
-    return handle if isinstance(handle, asyncio.Handle) else None
-
-
-def _handle_parts(handle: asyncio.Handle) -> tuple[Any, tuple[Any, ...]]:
-    # asyncio.Handle keeps its callback and arguments privately; there is no public accessor.
-    return handle._callback, tuple(handle._args)  # type: ignore[attr-defined]
 
 
 class SignalDrain:
@@ -103,7 +85,7 @@ class SignalDrain:
             return False
         self._loop = loop = asyncio.get_running_loop()
         for sig in _SIGNALS:
-            handle = _loop_handler(loop, sig)
+            handle = asyncio_compat.signal_handler(loop, sig)
             if handle is not None:
                 self._loop_previous[sig] = handle
                 loop.add_signal_handler(sig, self._handle, sig, None)
@@ -134,9 +116,9 @@ class SignalDrain:
         for sig, handle in self._loop_previous.items():
             if loop is None or loop.is_closed():
                 continue
-            ours = _loop_handler(loop, sig)
-            if ours is not None and _handle_parts(ours)[0] == self._handle:
-                callback, args = _handle_parts(handle)
+            ours = asyncio_compat.signal_handler(loop, sig)
+            if ours is not None and asyncio_compat.handle_parts(ours)[0] == self._handle:
+                callback, args = asyncio_compat.handle_parts(handle)
                 loop.add_signal_handler(sig, callback, *args)
         self._loop_previous.clear()
         if self._timer is not None:
@@ -184,7 +166,7 @@ class SignalDrain:
         if handle is None and signum not in self._previous:
             handle = next(iter(self._loop_previous.values()), None)
         if handle is not None:
-            callback, args = _handle_parts(handle)
+            callback, args = asyncio_compat.handle_parts(handle)
             callback(*args)
             return
         previous = self._previous.get(signum)

@@ -24,6 +24,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from fastapi_sentient._compat import otlp as otlp_compat
+
 logger = logging.getLogger("fastapi_sentient.tracing")
 
 _CACHE_LIMIT = 8192
@@ -216,20 +218,26 @@ def _flags(context: Any) -> int:
 
 
 class FastOTLPSpanExporter(OTLPSpanExporter):
-    """The SDK's OTLP/HTTP exporter (endpoint, headers, TLS, retries) with :class:`SpanEncoder`."""
+    """The SDK's OTLP/HTTP exporter (endpoint, headers, TLS, retries) with :class:`SpanEncoder`.
+
+    Everything but the encoding stays the exporter's: its HTTP client, its
+    ``max_request_size`` and its self-metrics (see ``fastapi_sentient._compat.otlp``).
+    An exporter version without those pieces exports with the SDK's encoder.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._encoder = SpanEncoder()
+        self._pieces = otlp_compat.export_pieces(self)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        client = getattr(self, "_client", None)
-        if client is None or getattr(self, "_shutdown", True):
-            return super().export(spans)  # an SDK whose internals we do not know
+        pieces = self._pieces
+        if pieces is None or otlp_compat.is_shut_down(self):
+            return super().export(spans)
         try:
             data = self._encoder.request(spans)
         except Exception:
             logger.warning("span encoding failed; using the SDK's encoder", exc_info=True)
             return super().export(spans)
-        result = client.export(data)
-        return SpanExportResult.SUCCESS if result.success else SpanExportResult.FAILURE
+        sent = otlp_compat.send(pieces, data, len(spans))
+        return SpanExportResult.SUCCESS if sent else SpanExportResult.FAILURE

@@ -56,6 +56,7 @@ class OtlpReceiver:
         self.spans: list[ReceivedSpan] = []
         self.headers: list[dict[str, str]] = []
         self.requests = 0
+        self.status = 200  # what POST /v1/traces answers; anything else drops the batch
         self._lock = threading.Lock()
         receiver = self
 
@@ -68,6 +69,12 @@ class OtlpReceiver:
                 request.ParseFromString(body)
                 with receiver._lock:
                     receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
+                status = receiver.status
+                if status != 200:  # a collector refusing the batch
+                    self.send_response(status)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 receiver._add(request)
                 reply = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
