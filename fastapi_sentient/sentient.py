@@ -162,9 +162,7 @@ class Sentient:
             health=self.health,
             lifecycle=self.lifecycle,
             redactor=self.redact,
-            policies=settings.resilience_policies,
-            shared=settings.resilience_shared,
-            sync_interval=settings.resilience_sync_interval,
+            settings=settings.resilience,
             cluster_name=settings.cluster_name,
             node_id=lambda: self.node_id,
             redis=self._redis_client,  # read at start: the pools open first
@@ -182,7 +180,10 @@ class Sentient:
                 check_timeout=settings.health_timeout,
                 check_fail_after=settings.health_fail_after,
             ),
-            settings=settings,
+            database=settings.database,
+            redis=settings.redis,
+            llm=settings.llm,
+            http_clients=settings.resilience.http_clients,
             resilience=self.resilience,
             redactor=self.redact,
         )

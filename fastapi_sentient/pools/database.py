@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL
     from sqlalchemy.pool import PoolProxiedConnection
 
-    from fastapi_sentient.settings import SentientSettings
+    from fastapi_sentient.settings_groups import DatabaseSettings
 
 logger = logging.getLogger("fastapi_sentient.pools")
 
@@ -210,24 +210,24 @@ class DatabasePool:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
 
     @classmethod
-    def from_settings(cls, settings: SentientSettings) -> DatabasePool:
+    def from_settings(cls, settings: DatabaseSettings) -> DatabasePool:
         """The pool ``SENTIENT_DATABASE_URL`` and the ``SENTIENT_DB_*`` settings describe."""
-        assert settings.database_url is not None
+        assert settings.url is not None
         return cls(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            pool_timeout=settings.db_pool_timeout,
-            pool_recycle=settings.db_pool_recycle,
-            pre_ping=settings.db_pool_pre_ping,
-            connect_timeout=settings.db_connect_timeout,
-            warmup=settings.db_pool_warmup,
-            echo=settings.db_echo,
-            required=settings.db_required,
-            critical=settings.db_critical,
-            statement_timeout=settings.db_statement_timeout,
-            idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout,
-            idle_timeout=settings.db_pool_idle_timeout,
+            settings.url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            pool_timeout=settings.pool_timeout,
+            pool_recycle=settings.pool_recycle,
+            pre_ping=settings.pool_pre_ping,
+            connect_timeout=settings.connect_timeout,
+            warmup=settings.pool_warmup,
+            echo=settings.echo,
+            required=settings.required,
+            critical=settings.critical,
+            statement_timeout=settings.statement_timeout,
+            idle_in_transaction_timeout=settings.idle_in_transaction_timeout,
+            idle_timeout=settings.pool_idle_timeout,
         )
 
     # --- the engine -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx2
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from fastapi_sentient.pools.registry import PoolRegistry
     from fastapi_sentient.redact import Redactor
     from fastapi_sentient.settings import LLMProviderSettings
+    from fastapi_sentient.settings_groups import LLMSettings
 
 logger = logging.getLogger("fastapi_sentient.pools")
 
@@ -296,19 +297,10 @@ def pool_from_settings(
     return pool, key
 
 
-def register_http_pools(
-    providers: Mapping[str, LLMProviderSettings],
-    *,
-    health_interval: float,
-    registry: PoolRegistry,
-    redactor: Redactor,
-) -> None:
-    """Register one HTTP pool per provider of ``SENTIENT_LLM_PROVIDERS`` (kind ``"http"``).
-
-    ``health_interval`` is ``SENTIENT_LLM_HEALTH_INTERVAL``: each probe is cached just under it.
-    """
-    ttl = probe_ttl(health_interval)
-    for name, provider in providers.items():
+def register_http_pools(llm: LLMSettings, *, registry: PoolRegistry, redactor: Redactor) -> None:
+    """Register one HTTP pool per provider of ``SENTIENT_LLM_PROVIDERS`` (kind ``"http"``)."""
+    ttl = probe_ttl(llm.health_interval)
+    for name, provider in llm.providers.items():
         pool, key = pool_from_settings(name, provider, probe_ttl=ttl)
         redactor.add(key)
         registry.register(pool)

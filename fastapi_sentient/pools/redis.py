@@ -40,15 +40,15 @@ if TYPE_CHECKING:
     from redis.asyncio.sentinel import Sentinel
 
     from fastapi_sentient.pools.redis_cluster import RedisClusterPool
-    from fastapi_sentient.settings import SentientSettings
+    from fastapi_sentient.settings_groups import RedisSettings
 
 __all__ = ["RedisPool", "RedisPoolConfig", "RedisPoolTimeoutError", "redis_pool_from_settings"]
 
 
-def redis_pool_from_settings(settings: SentientSettings) -> RedisPool | RedisClusterPool:
+def redis_pool_from_settings(settings: RedisSettings) -> RedisPool | RedisClusterPool:
     """The pool ``SENTIENT_REDIS_URL`` asks for: Redis Cluster, or one primary / Sentinel."""
-    assert settings.redis_url is not None
-    if parse_redis_url(settings.redis_url).kind == "cluster":
+    assert settings.url is not None
+    if parse_redis_url(settings.url).kind == "cluster":
         from fastapi_sentient.pools.redis_cluster import RedisClusterPool
 
         return RedisClusterPool.from_settings(settings)
@@ -90,19 +90,19 @@ class RedisPoolConfig:
         self.client_options = dict(client_options or {})
 
     @classmethod
-    def from_settings(cls, settings: SentientSettings) -> Self:
+    def from_settings(cls, settings: RedisSettings) -> Self:
         """The pool ``SENTIENT_REDIS_URL`` and the ``SENTIENT_REDIS_*`` settings describe."""
-        assert settings.redis_url is not None
+        assert settings.url is not None
         return cls(
-            settings.redis_url,
-            max_connections=settings.redis_max_connections,
-            pool_timeout=settings.redis_pool_timeout,
-            socket_timeout=settings.redis_socket_timeout,
-            connect_timeout=settings.redis_connect_timeout,
-            retries=settings.redis_retries,
-            warmup=settings.redis_pool_warmup,
-            required=settings.redis_required,
-            critical=settings.redis_critical,
+            settings.url,
+            max_connections=settings.max_connections,
+            pool_timeout=settings.pool_timeout,
+            socket_timeout=settings.socket_timeout,
+            connect_timeout=settings.connect_timeout,
+            retries=settings.retries,
+            warmup=settings.pool_warmup,
+            required=settings.required,
+            critical=settings.critical,
         )
 
     def _retry(self) -> Retry:

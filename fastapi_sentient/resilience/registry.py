@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient.exceptions import ConfigurationError
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from fastapi_sentient.lifecycle import Lifecycle
     from fastapi_sentient.metrics.registry import Metrics
     from fastapi_sentient.redact import Redactor
+    from fastapi_sentient.settings_groups import ResilienceSettings
 
 logger = logging.getLogger("fastapi_sentient.resilience")
 
@@ -68,9 +69,7 @@ class ResilienceRegistry:
         health: HealthRegistry,
         lifecycle: Lifecycle,
         redactor: Redactor,
-        policies: Mapping[str, PolicySettings],
-        shared: bool,
-        sync_interval: float,
+        settings: ResilienceSettings,
         cluster_name: str,
         node_id: Callable[[], str],
         redis: Callable[[], Any] | None = None,
@@ -79,9 +78,8 @@ class ResilienceRegistry:
         """Create the configured policies now; checks and sharing begin at :meth:`start`.
 
         Args:
-            policies: ``SENTIENT_RESILIENCE_POLICIES``.
-            shared: ``SENTIENT_RESILIENCE_SHARED``: share breaker decisions through ``redis``.
-            sync_interval: ``SENTIENT_RESILIENCE_SYNC_INTERVAL``.
+            settings: the configured policies; whether (``shared``) and how often
+                (``sync_interval``) breaker decisions are shared through ``redis``.
             cluster_name: names the shared keys, so two clusters on one Redis stay apart.
             node_id: this process's id, read at :meth:`start` (the serving port is
                 known by then).
@@ -93,9 +91,9 @@ class ResilienceRegistry:
         self._health = health
         self._lifecycle = lifecycle
         self._redact = redactor
-        self._configured = policies
-        self._share = shared
-        self._sync_interval = sync_interval
+        self._configured = settings.policies
+        self._share = settings.shared
+        self._sync_interval = settings.sync_interval
         self._cluster_name = cluster_name
         self._node_id = node_id
         self._redis = redis
@@ -107,7 +105,7 @@ class ResilienceRegistry:
         self._sync: asyncio.Task[None] | None = None
         self._refreshing: set[asyncio.Task[Any]] = set()
         self.started = False
-        for name in policies:
+        for name in settings.policies:
             self.policy(name)
 
     def configured(self, name: str) -> bool:
