@@ -21,7 +21,6 @@ from pydantic import BaseModel, Field
 from fastapi_sentient import SentientDep
 from fastapi_sentient.exceptions import LLMError
 from fastapi_sentient.llm import LLMStream, NoProviderError
-from fastapi_sentient.llm.registry import NOT_CONFIGURED
 
 router = APIRouter()
 log = logging.getLogger("example_app.chat")
@@ -85,8 +84,6 @@ async def _sse(stream: LLMStream, draining: asyncio.Event) -> AsyncIterator[str]
 @router.post("/chat", response_model=None)
 async def chat(body: ChatRequest, sentient: SentientDep) -> Response:
     """Stream the model's answer to ``message`` as SSE."""
-    if not sentient.llm.providers:
-        return JSONResponse({"error": NOT_CONFIGURED}, status_code=503)
     try:
         stream = sentient.llm.stream(
             body.target,
@@ -95,7 +92,9 @@ async def chat(body: ChatRequest, sentient: SentientDep) -> Response:
             max_tokens=body.max_tokens,
         )
     except NoProviderError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        # none configured: this service cannot answer (503); else the target named is wrong (400)
+        status = 400 if sentient.llm.providers else 503
+        return JSONResponse({"error": str(exc)}, status_code=status)
     return StreamingResponse(
         _sse(stream, sentient.lifecycle.draining),
         media_type="text/event-stream",

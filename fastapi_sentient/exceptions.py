@@ -14,7 +14,7 @@ can catch the whole family with one ``except``::
     │   └── DatabaseTimeoutError    a statement outlived SENTIENT_DB_STATEMENT_TIMEOUT (answered as 504)
     ├── ClusterError                coordination problems (lost leadership, stale fencing token)
     ├── LibraryInternalsError       an installed library lacks an internal we read (names library, version, attribute)
-    └── LLMError                    provider call failures (see fastapi_sentient.llm.errors)
+    └── LLMError                    provider call failures (see fastapi_sentient.llm)
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from fastapi_sentient.business_metrics import BusinessMetrics
     from fastapi_sentient.cluster import Coordinator
-    from fastapi_sentient.llm import LLMRegistry
+    from fastapi_sentient.llm._gateway import LLMGateway
     from fastapi_sentient.management import ManagementServer
     from fastapi_sentient.pools import PoolRegistry
     from fastapi_sentient.resilience.registry import ResilienceRegistry
@@ -192,30 +192,30 @@ class Sentient:
         )
         self.cluster: Coordinator = build_coordinator(self)
         self.components.extend([self.pools, self.cluster, self.resilience])
-        self._llm: LLMRegistry | None = None
+        self._llm: LLMGateway | None = None
         self._business: BusinessMetrics | None = None
         self._components_started = False
         if settings.llm_providers or settings.llm_routes:
             self._llm = self._build_llm()
 
     @property
-    def llm(self) -> LLMRegistry:
+    def llm(self) -> LLMGateway:
         """The LLM layer; built on first use when no provider is configured."""
         if self._llm is None:
             self._llm = self._build_llm()
         return self._llm
 
-    def _build_llm(self) -> LLMRegistry:
+    def _build_llm(self) -> LLMGateway:
         # The LLM layer sends through httpx2 and prices with genai-prices (the ``llm``
         # extra); a service that configures no provider neither imports nor needs them.
         for module, package in (("httpx2", "httpx2"), ("genai_prices", "genai-prices")):
             if not _installed(module):
                 if self.settings.llm_providers or self.settings.llm_routes:
                     raise MissingDependencyError(package, "llm")
-                return cast("LLMRegistry", MissingExtra(package, "llm"))
-        from fastapi_sentient.llm.registry import LLMRegistry
+                return cast("LLMGateway", MissingExtra(package, "llm"))
+        from fastapi_sentient.llm._gateway import LLMGateway
 
-        registry = LLMRegistry(
+        registry = LLMGateway(
             settings=self.settings,
             metrics=self.metrics,
             health=self.health,
@@ -408,7 +408,9 @@ def _register_secrets(redact: Redactor, settings: SentientSettings) -> None:
     redact.add(settings.health_token.get_secret_value() if settings.health_token else None)
     redact.add_url(settings.database_url)
     redact.add_url(settings.redis_url)
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+    from fastapi_sentient.llm.adapters import KEY_VARIABLES
+
+    for name in KEY_VARIABLES.values():
         redact.add(os.environ.get(name))
     for provider in settings.llm_providers.values():
         redact.add(provider.api_key.get_secret_value() if provider.api_key else None)

@@ -1,12 +1,17 @@
 """The LLM provider layer: providers over pooled clients, breakers, retries, fallback, metrics.
 
-``sentient.llm`` is an :class:`LLMRegistry`; see ``docs/llm.md``.
+``sentient.llm`` is the gateway to the configured providers; see ``docs/llm.md``.
+This package exports what that page teaches: the request and result types and
+the errors.  Everything else lives in private modules, and the vendors' wire
+formats in :mod:`fastapi_sentient.llm.adapters`.  Importing this package
+imports no HTTP client: the pools and the settings read vendor facts from it.
 """
 
 from __future__ import annotations
 
-from fastapi_sentient.llm.breaker import BreakerConfig, BreakerState, CircuitBreaker
-from fastapi_sentient.llm.errors import (
+from typing import Any
+
+from fastapi_sentient.llm._errors import (
     AllTargetsFailedError,
     CircuitOpenError,
     ConcurrencyLimitError,
@@ -15,19 +20,11 @@ from fastapi_sentient.llm.errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
-    RetryBudgetExhaustedError,
     ThrottledError,
     UnsupportedRequestError,
 )
-from fastapi_sentient.llm.outcome import Outcome, classify
-from fastapi_sentient.llm.pricing import ModelPrice, PriceTable
-from fastapi_sentient.llm.provider import Provider
-from fastapi_sentient.llm.providers.base import ProviderAdapter
-from fastapi_sentient.llm.registry import LLMRegistry
-from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
-from fastapi_sentient.llm.sdk_stream import SDKStream
-from fastapi_sentient.llm.stream import LLMStream
-from fastapi_sentient.llm.types import (
+from fastapi_sentient.llm._stream import LLMStream
+from fastapi_sentient.llm._types import (
     LLMRequest,
     LLMResult,
     Message,
@@ -40,36 +37,32 @@ from fastapi_sentient.llm.types import (
 
 __all__ = [
     "AllTargetsFailedError",
-    "BreakerConfig",
-    "BreakerState",
-    "CircuitBreaker",
     "CircuitOpenError",
     "ConcurrencyLimitError",
-    "LLMRegistry",
     "LLMRequest",
     "LLMResult",
     "LLMStream",
     "Message",
-    "ModelPrice",
     "NoProviderError",
-    "Outcome",
     "PoolExhaustedError",
-    "PriceTable",
-    "Provider",
-    "ProviderAdapter",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderTimeoutError",
     "ResponseSchema",
-    "RetryBudget",
-    "RetryBudgetExhaustedError",
-    "RetryPolicy",
-    "SDKStream",
     "StopReason",
     "ThrottledError",
     "Tool",
     "ToolCall",
     "UnsupportedRequestError",
     "Usage",
-    "classify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The gateway's class (under its former name too), imported with its HTTP client on first use."""
+    if name in ("LLMGateway", "LLMRegistry"):
+        from fastapi_sentient.llm import _gateway
+
+        return getattr(_gateway, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

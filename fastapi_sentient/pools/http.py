@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from fastapi_sentient.exceptions import NotStartedError, PoolError
+from fastapi_sentient.llm.adapters import DEFAULT_BASE_URLS, auth_headers, resolve_api_key
 from fastapi_sentient.pools.base import PoolMetrics, PoolResizeError, PoolStats
 from fastapi_sentient.pools.http_transport import MeteredTransport
 
@@ -42,33 +42,6 @@ logger = logging.getLogger("fastapi_sentient.pools")
 
 #: Request extension that sends a request past a client's resilience policy (health probes).
 UNGUARDED = "sentient.unguarded"
-
-DEFAULT_BASE_URLS = {
-    "openai": "https://api.openai.com/v1",
-    "anthropic": "https://api.anthropic.com/v1",
-}
-KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-ANTHROPIC_VERSION = "2023-06-01"
-
-
-def auth_headers(
-    kind: str, api_key: str | None, anthropic_version: str = ANTHROPIC_VERSION
-) -> dict[str, str]:
-    """The headers a provider of ``kind`` authenticates with."""
-    if kind == "anthropic":
-        headers = {"anthropic-version": anthropic_version}
-        if api_key:
-            headers["x-api-key"] = api_key
-        return headers
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
-
-
-def resolve_api_key(kind: str, configured: str | None) -> str | None:
-    """The configured key, else the vendor's standard variable for ``kind``."""
-    if configured:
-        return configured
-    variable = KEY_VARIABLES.get(kind)
-    return os.environ.get(variable) or None if variable else None
 
 
 class HttpPool:

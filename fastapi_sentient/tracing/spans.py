@@ -68,7 +68,7 @@ class LLMSpan:
     ) -> None:
         """What the provider answered, as ``gen_ai.response.*`` and ``gen_ai.usage.*``.
 
-        ``usage`` (an LLM :class:`~fastapi_sentient.llm.types.Usage`) gives the
+        ``usage`` (an LLM :class:`~fastapi_sentient.llm.Usage`) gives the
         input and output counts and, when non-zero, the cache and reasoning parts.
         """
         if self.span is None or not self.span.is_recording():

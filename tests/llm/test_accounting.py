@@ -8,8 +8,8 @@ import pytest
 from prometheus_client import generate_latest
 
 from fastapi_sentient import Sentient
-from fastapi_sentient.llm.pricing import PriceTable
-from fastapi_sentient.llm.types import Usage
+from fastapi_sentient.llm._pricing import PriceTable
+from fastapi_sentient.llm._types import Usage
 from tests.llm.conftest import llm_app, providers
 from tests.llm.fakes import FakeProvider
 from tests.support.asgi import running, sample
@@ -76,7 +76,7 @@ async def sdk_call(sentient: Sentient, kind: str, model: str) -> Any:
             lambda: claude.messages.create(model=model, max_tokens=50, messages=MESSAGES),
         )
         assert response.usage.cache_read_input_tokens == 900
-    from fastapi_sentient.llm.sdk_shapes import usage_of
+    from fastapi_sentient.llm.sdk._shapes import usage_of
 
     usage = usage_of(response)
     return type(

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from fastapi_sentient.llm.breaker import BreakerConfig, BreakerState, CircuitBreaker
-from fastapi_sentient.llm.errors import CircuitOpenError, ThrottledError
-from fastapi_sentient.llm.outcome import Outcome
+from fastapi_sentient.llm._breaker import BreakerConfig, BreakerState, CircuitBreaker
+from fastapi_sentient.llm._errors import CircuitOpenError, ThrottledError
+from fastapi_sentient.llm._outcome import Outcome
 
 
 class Clock:

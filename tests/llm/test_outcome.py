@@ -7,8 +7,8 @@ import asyncio
 import httpx2
 import pytest
 
-from fastapi_sentient.llm.errors import CircuitOpenError, ProviderError, ThrottledError
-from fastapi_sentient.llm.outcome import (
+from fastapi_sentient.llm._errors import CircuitOpenError, ProviderError, ThrottledError
+from fastapi_sentient.llm._outcome import (
     Outcome,
     classify,
     classify_status,

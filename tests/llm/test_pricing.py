@@ -7,8 +7,8 @@ import logging
 import genai_prices
 import pytest
 
-from fastapi_sentient.llm.pricing import ModelPrice, PriceTable
-from fastapi_sentient.llm.types import Usage
+from fastapi_sentient.llm._pricing import ModelPrice, PriceTable
+from fastapi_sentient.llm._types import Usage
 
 USAGE = Usage(input_tokens=10_000, output_tokens=2_000, cache_read_tokens=6_000,
               cache_write_tokens=1_000, reasoning_tokens=500)  # fmt: skip

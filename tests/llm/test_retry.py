@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
+from fastapi_sentient.resilience import RetryBudget, RetryPolicy
 
 
 def test_backoff_is_exponential_and_capped() -> None:

@@ -15,8 +15,9 @@ from fastapi import FastAPI
 
 from fastapi_sentient import include_plugin
 from fastapi_sentient.dependencies import http_client
+from fastapi_sentient.llm.adapters import auth_headers
 from fastapi_sentient.pools import PoolResizeError
-from fastapi_sentient.pools.http import HttpPool, auth_headers
+from fastapi_sentient.pools.http import HttpPool
 from tests.llm.fakes import ANTHROPIC_KEY, OPENAI_KEY, FakeProvider
 from tests.support.asgi import quiet_settings, running, sample
 

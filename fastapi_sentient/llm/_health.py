@@ -20,12 +20,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient.health.result import CheckResult, HealthStatus
-from fastapi_sentient.llm.breaker import BreakerState
-from fastapi_sentient.llm.types import LLMRequest
+from fastapi_sentient.llm._breaker import BreakerState
+from fastapi_sentient.llm._types import LLMRequest
 
 if TYPE_CHECKING:
-    from fastapi_sentient.llm.provider import Provider
-    from fastapi_sentient.llm.registry import ProviderPools
+    from fastapi_sentient.llm._gateway import ProviderPools
+    from fastapi_sentient.llm._provider import Provider
 
 PROBE_TIMEOUT = 8.0
 
@@ -117,7 +117,7 @@ class ProvidersCheck:
 
     async def _generate(self, provider: Provider) -> int:
         """The generating probe: one billed completion with max_tokens=1 (opt-in only)."""
-        from fastapi_sentient.llm.errors import ProviderError, ThrottledError
+        from fastapi_sentient.llm._errors import ProviderError, ThrottledError
 
         model = provider.default_model or "default"
         request = LLMRequest(

@@ -6,10 +6,10 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Self
 
-from fastapi_sentient.llm.types import LLMResult, StopReason, StreamEvent, ToolCall, Usage
+from fastapi_sentient.llm._types import LLMResult, StopReason, StreamEvent, ToolCall, Usage
 
 if TYPE_CHECKING:
-    from fastapi_sentient.llm.provider import Target
+    from fastapi_sentient.llm._provider import Target
 
 
 class LLMStream:

@@ -6,7 +6,7 @@ leaves out the tokens read from and written to the prompt cache
 ``prompt_tokens`` (and the Responses API's ``input_tokens``) include the cached
 ones (``prompt_tokens_details.cached_tokens``), and its reasoning tokens
 (``completion_tokens_details.reasoning_tokens``) are part of
-``completion_tokens``.  :class:`~fastapi_sentient.llm.types.Usage` takes the
+``completion_tokens``.  :class:`~fastapi_sentient.llm._types.Usage` takes the
 meaning of the OpenTelemetry GenAI conventions and of genai-prices: input counts
 every input token, cached or not; output counts every output token, reasoning
 included; the cache and reasoning counts are the parts of those totals.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi_sentient.llm.types import Usage
+from fastapi_sentient.llm._types import Usage
 
 
 def field(data: Any, name: str) -> Any:

@@ -5,7 +5,7 @@
 The order is the one Polly and resilience4j settled on.  The process-wide
 concurrency limit is outermost so a queue of callers never eats into anyone's
 deadline; each fallback target's provider limit is inside the deadline (see
-:mod:`fastapi_sentient.llm.limits`); the breaker sits *inside* the retry loop so
+:mod:`fastapi_sentient.llm._limits`); the breaker sits *inside* the retry loop so
 every attempt is one breaker sample and a retry is rejected at once when the
 circuit has opened meanwhile; an open-circuit rejection is never retried (the
 next fallback target serves instead).  The per-attempt timeout is the
@@ -24,20 +24,20 @@ from typing import TypeVar
 import httpx2
 
 from fastapi_sentient.exceptions import LLMError
-from fastapi_sentient.llm.breaker import BreakerConfig, CircuitBreaker, Permit, TransitionListener
-from fastapi_sentient.llm.errors import (
+from fastapi_sentient.llm._breaker import BreakerConfig, CircuitBreaker, Permit, TransitionListener
+from fastapi_sentient.llm._errors import (
     AllTargetsFailedError,
     PoolExhaustedError,
     ProviderTimeoutError,
 )
-from fastapi_sentient.llm.limits import CallLimits, Release
-from fastapi_sentient.llm.metrics import LLMMetrics
-from fastapi_sentient.llm.outcome import SUCCESS, Outcome, classify
-from fastapi_sentient.llm.provider import Operation, Target
-from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
-from fastapi_sentient.llm.streaming import OpenStream, StreamOpener
-from fastapi_sentient.llm.types import LLMResult, StreamEvent
-from fastapi_sentient.resilience.retry import retrying
+from fastapi_sentient.llm._limits import CallLimits, Release
+from fastapi_sentient.llm._metrics import LLMMetrics
+from fastapi_sentient.llm._open_stream import OpenStream, StreamOpener
+from fastapi_sentient.llm._outcome import SUCCESS, Outcome, classify
+from fastapi_sentient.llm._provider import Operation, Target
+from fastapi_sentient.llm._types import LLMResult, StreamEvent
+from fastapi_sentient.resilience.budget import RetryBudget
+from fastapi_sentient.resilience.retry import RetryPolicy, retrying
 from fastapi_sentient.tracing.spans import llm_span, start_llm_span
 
 T = TypeVar("T")

@@ -1,8 +1,8 @@
 """The LLM layer's breakers: one per provider and model, on the shared resilience breaker.
 
 Only the errors differ from :class:`fastapi_sentient.resilience.CircuitBreaker`:
-a rejection raises the LLM layer's :class:`~fastapi_sentient.llm.errors.CircuitOpenError`
-or :class:`~fastapi_sentient.llm.errors.ThrottledError`, which carry the provider and
+a rejection raises the LLM layer's :class:`~fastapi_sentient.llm._errors.CircuitOpenError`
+or :class:`~fastapi_sentient.llm._errors.ThrottledError`, which carry the provider and
 model and are :class:`~fastapi_sentient.exceptions.LLMError` (a fallback route moves on).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from fastapi_sentient.llm.errors import CircuitOpenError, ThrottledError
+from fastapi_sentient.llm._errors import CircuitOpenError, ThrottledError
 from fastapi_sentient.resilience.breaker import (
     BreakerConfig,
     BreakerState,
@@ -41,10 +41,10 @@ class CircuitBreaker(_Breaker):
         super().__init__(name, config, clock=clock, on_transition=on_transition)
 
     def open_error(self, retry_after: float) -> Exception:
-        """:class:`~fastapi_sentient.llm.errors.CircuitOpenError` naming provider and model."""
+        """:class:`~fastapi_sentient.llm._errors.CircuitOpenError` naming provider and model."""
         return CircuitOpenError(self.name, retry_after, provider=self.provider, model=self.model)
 
     def throttled_error(self, wait: float) -> Exception:
-        """:class:`~fastapi_sentient.llm.errors.ThrottledError` naming provider and model."""
+        """:class:`~fastapi_sentient.llm._errors.ThrottledError` naming provider and model."""
         msg = f"{self.name} is rate limited by the provider for another {wait:.1f}s"
         return ThrottledError(msg, provider=self.provider, model=self.model, retry_after=wait)

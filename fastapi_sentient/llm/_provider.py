@@ -1,34 +1,45 @@
-"""A configured provider at run time: its wire adapter, pool, models, prices and breakers."""
+"""A configured provider at run time: its wire adapter, pool, models, prices and breakers.
+
+The vendors' wire formats are in :mod:`fastapi_sentient.llm.adapters`; this is
+what the gateway keeps per provider entry, and the call a target makes.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
 
-from fastapi_sentient.llm.breaker import (
+from fastapi_sentient.llm._breaker import (
     BreakerConfig,
     BreakerState,
     CircuitBreaker,
     TransitionListener,
 )
-from fastapi_sentient.llm.content import Untranslatable
-from fastapi_sentient.llm.errors import UnsupportedRequestError
-from fastapi_sentient.llm.metrics import OTHER
-from fastapi_sentient.llm.pricing import PriceTable
-from fastapi_sentient.llm.providers.anthropic import AnthropicAdapter
-from fastapi_sentient.llm.providers.base import ProviderAdapter
-from fastapi_sentient.llm.providers.openai import OpenAIAdapter
-from fastapi_sentient.llm.types import Completion, LLMRequest
+from fastapi_sentient.llm._errors import UnsupportedRequestError
+from fastapi_sentient.llm._metrics import OTHER
+from fastapi_sentient.llm._pricing import PriceTable
+from fastapi_sentient.llm._types import Completion, LLMRequest
+from fastapi_sentient.llm.adapters._content import Untranslatable
+from fastapi_sentient.llm.adapters._wire import ProviderAdapter, WireAdapter
+from fastapi_sentient.llm.adapters.anthropic import AnthropicFormat
+from fastapi_sentient.llm.adapters.openai import OpenAIFormat
 from fastapi_sentient.resilience.bulkhead import Gate
 
-ADAPTERS: dict[str, Callable[..., ProviderAdapter]] = {
-    "openai": OpenAIAdapter,
-    "anthropic": AnthropicAdapter,
+#: The wire format of each ``kind``, built with a provider entry's options.
+WIRE_FORMATS: dict[str, Callable[..., OpenAIFormat | AnthropicFormat]] = {
+    OpenAIFormat.kind: OpenAIFormat,
+    AnthropicFormat.kind: AnthropicFormat,
 }
+
+
+def wire_adapter(kind: str, **options: Any) -> ProviderAdapter:
+    """The adapter sending ``kind``'s wire format, with a provider entry's options."""
+    return WireAdapter(WIRE_FORMATS[kind](**options))
 
 
 @dataclass(slots=True)

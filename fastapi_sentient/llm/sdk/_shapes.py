@@ -13,16 +13,22 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi_sentient.exceptions import LLMError
-from fastapi_sentient.llm.errors import (
+from fastapi_sentient.llm._errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
     ThrottledError,
 )
-from fastapi_sentient.llm.outcome import Outcome, classify
-from fastapi_sentient.llm.provider import Target
-from fastapi_sentient.llm.types import StreamEvent, Usage
-from fastapi_sentient.llm.usage import AnthropicUsage, field, is_anthropic, openai_usage, usage_from
+from fastapi_sentient.llm._outcome import Outcome, classify
+from fastapi_sentient.llm._provider import Target
+from fastapi_sentient.llm._types import StreamEvent, Usage
+from fastapi_sentient.llm._usage import (
+    AnthropicUsage,
+    field,
+    is_anthropic,
+    openai_usage,
+    usage_from,
+)
 
 
 def usage_of(response: Any) -> Usage:

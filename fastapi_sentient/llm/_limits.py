@@ -21,11 +21,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import NoReturn
 
-from fastapi_sentient.llm.breaker import BreakerState, CircuitBreaker
-from fastapi_sentient.llm.errors import CircuitOpenError, ConcurrencyLimitError
-from fastapi_sentient.llm.metrics import LLMMetrics
-from fastapi_sentient.llm.outcome import classify
-from fastapi_sentient.llm.provider import Target
+from fastapi_sentient.llm._breaker import BreakerState, CircuitBreaker
+from fastapi_sentient.llm._errors import CircuitOpenError, ConcurrencyLimitError
+from fastapi_sentient.llm._metrics import LLMMetrics
+from fastapi_sentient.llm._outcome import classify
+from fastapi_sentient.llm._provider import Target
 from fastapi_sentient.resilience.bulkhead import Gate
 
 Release = Callable[[], None]

@@ -23,7 +23,7 @@ times the SDK's own attempts.  :meth:`SDKCalls.call` and :meth:`SDKCalls.stream`
 run the SDK call through the pipeline (concurrency limits, deadline, retries,
 breaker, attempt timeout, span) and read tokens from the response's or the
 stream's ``usage`` (either SDK's shape) for the metrics and cost.  SDK
-exceptions are re-raised as :mod:`fastapi_sentient.llm.errors` types with the
+exceptions are re-raised as :mod:`fastapi_sentient.llm._errors` types with the
 SDK's exception as ``__cause__``.
 """
 
@@ -33,33 +33,33 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi_sentient.exceptions import LLMError, MissingDependencyError
-from fastapi_sentient.llm.provider import Target
-from fastapi_sentient.llm.sdk_shapes import as_llm_error, usage_of
-from fastapi_sentient.llm.sdk_stream import SDKStream, sdk_opener
-from fastapi_sentient.llm.types import Completion
-from fastapi_sentient.pools.http import resolve_api_key
+from fastapi_sentient.llm._provider import Target
+from fastapi_sentient.llm._types import Completion
+from fastapi_sentient.llm.adapters import anthropic as anthropic_vendor
+from fastapi_sentient.llm.adapters import openai as openai_vendor
+from fastapi_sentient.llm.adapters import resolve_api_key
+from fastapi_sentient.llm.sdk._shapes import as_llm_error, usage_of
+from fastapi_sentient.llm.sdk._stream import SDKStream, sdk_opener
 
 if TYPE_CHECKING:
-    from fastapi_sentient.llm.registry import LLMRegistry
+    from fastapi_sentient.llm._gateway import LLMGateway
 
 T = TypeVar("T")
-
-__all__ = ["SDKCalls", "SDKStream", "as_llm_error", "usage_of"]
 
 
 class SDKCalls:
     """``sentient.llm.sdk``: official SDK clients on our pools, and guarded calls."""
 
-    def __init__(self, registry: LLMRegistry) -> None:
-        self._registry = registry
+    def __init__(self, gateway: LLMGateway) -> None:
+        self._gateway = gateway
 
     def _client_options(self, provider: str, kind: str) -> dict[str, Any]:
-        registry = self._registry
-        entry = registry.providers.get(provider)
+        gateway = self._gateway
+        entry = gateway.providers.get(provider)
         if entry is None or entry.kind != kind:
             msg = f"no {kind} provider named {provider!r} in SENTIENT_LLM_PROVIDERS"
             raise LookupError(msg)
-        settings = registry.settings.llm_providers.get(provider)
+        settings = gateway.settings.llm_providers.get(provider)
         configured = settings.api_key.get_secret_value() if settings and settings.api_key else None
         return {
             "api_key": resolve_api_key(kind, configured) or "not-set",
@@ -75,7 +75,9 @@ class SDKCalls:
         except ImportError:
             package = "openai"
             raise MissingDependencyError(package, "llm") from None
-        return openai.AsyncOpenAI(**{**self._client_options(provider, "openai"), **options})
+        return openai.AsyncOpenAI(
+            **{**self._client_options(provider, openai_vendor.KIND), **options}
+        )
 
     def anthropic(self, provider: str, **options: Any) -> Any:
         """An ``anthropic.AsyncAnthropic`` sending through provider ``provider``'s pool."""
@@ -84,9 +86,8 @@ class SDKCalls:
         except ImportError:
             package = "anthropic"
             raise MissingDependencyError(package, "llm") from None
-        base = self._client_options(provider, "anthropic")
-        # the Anthropic SDK appends /v1 itself
-        base["base_url"] = str(base["base_url"]).rstrip("/").removesuffix("/v1")
+        base = self._client_options(provider, anthropic_vendor.KIND)
+        base["base_url"] = anthropic_vendor.sdk_base_url(str(base["base_url"]))
         return anthropic.AsyncAnthropic(**{**base, **options})
 
     async def call(self, provider: str, model: str, call: Callable[[], Awaitable[T]]) -> T:
@@ -95,9 +96,9 @@ class SDKCalls:
         ``provider`` may also name a route; ``call`` is then made once per target
         tried, so build it from the same client only for single-provider routes.
         """
-        registry = self._registry
-        route, targets = registry.resolve(provider, model)
-        redact = registry.redact
+        gateway = self._gateway
+        route, targets = gateway.resolve(provider, model)
+        redact = gateway.redact
 
         async def attempt(target: Target) -> Completion:
             try:
@@ -108,7 +109,7 @@ class SDKCalls:
                 raise as_llm_error(exc, target, redact) from exc
             return Completion(text="", usage=usage_of(response), raw=response)
 
-        result = await registry.pipeline.call(targets, attempt, route)
+        result = await gateway.pipeline.call(targets, attempt, route)
         return result.raw  # type: ignore[no-any-return]
 
     def stream(self, provider: str, model: str, factory: Callable[[], Any]) -> SDKStream:
@@ -120,11 +121,11 @@ class SDKCalls:
         attempts are retried only until the stream's first event.  Nothing is
         sent before the first ``async for`` step.
         """
-        registry = self._registry
-        route, targets = registry.resolve(provider, model)
-        redact = registry.redact
+        gateway = self._gateway
+        route, targets = gateway.resolve(provider, model)
+        redact = gateway.redact
         return SDKStream(
-            lambda on_open: registry.pipeline.stream(
+            lambda on_open: gateway.pipeline.stream(
                 targets, sdk_opener(factory, redact, on_open), route
             )
         )

@@ -264,7 +264,7 @@ class Usage:
     reasoning included.  ``cache_read_tokens``, ``cache_write_tokens`` and
     ``reasoning_tokens`` are parts of those totals, never added to them (the
     meaning of the OpenTelemetry GenAI conventions and of genai-prices;
-    :mod:`fastapi_sentient.llm.usage` converts each wire format to it).
+    :mod:`fastapi_sentient.llm._usage` converts each wire format to it).
     """
 
     input_tokens: int = 0

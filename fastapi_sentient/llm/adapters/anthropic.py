@@ -1,4 +1,4 @@
-"""An :class:`LLMRequest` as an Anthropic messages body.
+"""Anthropic messages: the vendor's facts and its wire format.
 
 System messages (and ``request.system``) become the top-level ``system``;
 OpenAI-shaped assistant ``tool_calls`` become ``tool_use`` blocks and ``tool``
@@ -6,21 +6,163 @@ messages ``tool_result`` blocks of a user turn; images (ours or OpenAI's
 ``image_url``) become ``image`` blocks; tools, tool choice and the response
 schema take Anthropic's names.  What Anthropic has no equivalent for (OpenAI
 ``input_audio`` and ``file`` parts, OpenAI-only tools) raises
-:class:`Untranslatable`.
+:class:`Untranslatable`.  Streamed usage comes from ``message_start`` and
+``message_delta``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from fastapi_sentient.llm.content import (
+from fastapi_sentient.llm._errors import ProviderError
+from fastapi_sentient.llm._types import Completion, LLMRequest, StreamEvent, Tool, ToolCall, Usage
+from fastapi_sentient.llm._usage import AnthropicUsage, anthropic_usage
+from fastapi_sentient.llm.adapters._content import (
+    ANTHROPIC_STOP,
+    ToolCallAssembler,
     Untranslatable,
     image_of,
+    native_tool,
+    stop_reason,
     tool_calls_of,
     tool_choice_of,
 )
-from fastapi_sentient.llm.types import LLMRequest, Tool
+from fastapi_sentient.llm.adapters._format import Redact, decode_object
+
+KIND = "anthropic"
+BASE_URL = "https://api.anthropic.com/v1"
+KEY_VARIABLE = "ANTHROPIC_API_KEY"
+#: The ``anthropic-version`` header sent unless a provider entry names another.
+API_VERSION = "2023-06-01"
+#: Anthropic requires max_tokens: the default of SENTIENT_LLM_ANTHROPIC_MAX_TOKENS.
+DEFAULT_MAX_TOKENS = 4096
+PATH = "messages"
+
+
+def auth_headers(api_key: str | None, version: str = API_VERSION) -> dict[str, str]:
+    """``anthropic-version`` always, ``x-api-key`` when there is a key."""
+    headers = {"anthropic-version": version}
+    if api_key:
+        headers["x-api-key"] = api_key
+    return headers
+
+
+def sdk_base_url(base_url: str) -> str:
+    """``base_url`` as the ``anthropic`` SDK takes it: without ``/v1``, which it appends itself."""
+    return base_url.rstrip("/").removesuffix("/v1")
+
+
+class AnthropicFormat:
+    """``POST messages``; streamed usage comes from ``message_start`` and ``message_delta``."""
+
+    kind = KIND
+    path = PATH
+    end_of_stream = "message_stop"
+
+    def __init__(self, *, max_tokens: int | None = None) -> None:
+        """``max_tokens``: sent when a call gives none (Anthropic requires one)."""
+        self.max_tokens = max_tokens or DEFAULT_MAX_TOKENS
+
+    def payload(self, request: LLMRequest, *, stream: bool = False) -> dict[str, Any]:
+        """The request body; raises ``Untranslatable`` for what messages cannot take."""
+        return payload(request, stream=stream, max_tokens=self.max_tokens)
+
+    def completion(self, data: dict[str, Any]) -> Completion:
+        """The text blocks and tool uses of a message."""
+        blocks = data.get("content") or []
+        text = "".join(
+            str(b.get("text", ""))
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "text"
+        )
+        calls = tuple(
+            ToolCall.from_json(str(b.get("id") or ""), str(b.get("name") or ""), "")
+            if not isinstance(b.get("input"), dict)
+            else ToolCall(
+                str(b.get("id") or ""), str(b.get("name") or ""), b["input"], json.dumps(b["input"])
+            )
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "tool_use"
+        )
+        return Completion(
+            text=text,
+            usage=_usage(data.get("usage")) or Usage(),
+            response_model=data.get("model"),
+            finish_reason=data.get("stop_reason"),
+            raw=data,
+            tool_calls=calls,
+            stop_reason=stop_reason(data.get("stop_reason"), ANTHROPIC_STOP),
+        )
+
+    def reader(self, *, provider: str, model: str, redact: Redact) -> StreamReader:
+        """A reader of one stream of message events."""
+        return StreamReader(provider=provider, model=model, redact=redact)
+
+
+class StreamReader:
+    """Text and tool-input deltas by content block, then one event with usage at ``message_stop``."""
+
+    def __init__(self, *, provider: str, model: str, redact: Redact) -> None:
+        self._provider = provider
+        self._model = model
+        self._redact = redact
+        self._usage = AnthropicUsage()
+        self._calls = ToolCallAssembler()
+        self._finish: str | None = None
+        self._response_model: str | None = None
+
+    def read(self, event: str, data: str) -> Iterator[StreamEvent]:
+        """Our events for one message event; an ``error`` event raises."""
+        if event == "ping" or not data:
+            return
+        decoded = decode_object(
+            data, provider=self._provider, model=self._model, redact=self._redact
+        )
+        kind = decoded.get("type", event)
+        if kind == "message_start":
+            message = decoded.get("message") or {}
+            self._response_model = message.get("model")
+            self._usage.merge(message.get("usage"))
+        elif kind == "content_block_start":
+            block = decoded.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                index = int(decoded.get("index", 0))
+                self._calls.start(index, block.get("id"), block.get("name"))
+                yield StreamEvent(tool_call_delta=True)
+        elif kind == "content_block_delta":
+            delta = decoded.get("delta") or {}
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                yield StreamEvent(text=str(delta["text"]))
+            elif delta.get("type") == "input_json_delta":
+                self._calls.add(int(decoded.get("index", 0)), delta.get("partial_json"))
+                yield StreamEvent(tool_call_delta=True)
+        elif kind == "message_delta":
+            self._finish = (decoded.get("delta") or {}).get("stop_reason") or self._finish
+            self._usage.merge(decoded.get("usage"))
+        elif kind == "message_stop":
+            yield StreamEvent(
+                usage=self._usage.usage,
+                response_model=self._response_model,
+                finish_reason=self._finish,
+                done=True,
+                tool_calls=self._calls.calls(),
+                stop_reason=stop_reason(self._finish, ANTHROPIC_STOP),
+            )
+        elif kind == "error":
+            error = decoded.get("error") or {}
+            overloaded = isinstance(error, dict) and error.get("type") == "overloaded_error"
+            msg = self._redact(f"{self._provider} stream error: {str(error)[:300]}")
+            status = 529 if overloaded else 500
+            raise ProviderError(msg, provider=self._provider, model=self._model, status=status)
+
+
+def _usage(data: Any) -> Usage | None:
+    return anthropic_usage(data) if isinstance(data, dict) else None
+
+
+# --- the request body --------------------------------------------------------------------
 
 #: Anthropic's own content blocks, sent as they are.
 NATIVE_BLOCKS = frozenset(
@@ -102,11 +244,9 @@ def _system(parts: list[Any]) -> str | list[dict[str, Any]]:
 
 
 def _tool(tool: Tool) -> dict[str, Any]:
-    if tool.native is not None:
-        if tool.native_kind != "anthropic":
-            msg = f"the {tool.native_kind} tool {tool.name!r} ({tool.native.get('type')})"
-            raise Untranslatable(msg)
-        return dict(tool.native)
+    native = native_tool(tool, KIND)
+    if native is not None:
+        return native
     out: dict[str, Any] = {"name": tool.name, "input_schema": dict(tool.parameters)}
     if tool.description:
         out["description"] = tool.description

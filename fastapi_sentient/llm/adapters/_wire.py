@@ -1,31 +1,31 @@
-"""The provider protocol: how one wire format turns an LLMRequest into HTTP and back.
+"""The provider protocol, and the HTTP sending every vendor's wire format shares.
 
 An adapter is stateless apart from its configuration; the pooled client, the
-breaker, retries and metrics are applied around it by the registry, so a new
+breaker, retries and metrics are applied around it by the gateway, so a new
 wire format only has to speak HTTP.  Errors leave an adapter already classified
-as :mod:`fastapi_sentient.llm.errors` types, with response bodies passed through
-the redactor (a provider may echo the key it was sent).
+as :mod:`fastapi_sentient.llm._errors` types, with response bodies passed through
+the redactor (a provider may echo the key it was sent).  :class:`WireAdapter`
+is the adapter of a :class:`~fastapi_sentient.llm.adapters._format.WireFormat`:
+it POSTs the format's body and reads the answer, whole or as server-sent events.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import httpx2
 
-from fastapi_sentient.llm.errors import (
+from fastapi_sentient.llm._errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
     ThrottledError,
 )
-from fastapi_sentient.llm.outcome import parse_retry_after, parse_should_retry
-from fastapi_sentient.llm.types import Completion, LLMRequest, StreamEvent
-
-Redact = Callable[[str], str]
+from fastapi_sentient.llm._outcome import parse_retry_after, parse_should_retry
+from fastapi_sentient.llm._types import Completion, LLMRequest, StreamEvent
+from fastapi_sentient.llm.adapters._format import Redact, WireFormat, decode_object
 
 
 @dataclass(slots=True)
@@ -117,26 +117,6 @@ async def post_json(
     return decode_object(response.content, provider=provider, model=model, redact=redact)
 
 
-def decode_object(raw: bytes | str, *, provider: str, model: str, redact: Redact) -> dict[str, Any]:
-    """Parse a JSON object; a 200 carrying ``{"error": ...}`` is a provider failure."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        msg = f"{provider} sent a body that is not JSON"
-        raise ProviderError(msg, provider=provider, model=model, status=502) from None
-    if not isinstance(data, dict):
-        msg = f"{provider} sent JSON that is not an object"
-        raise ProviderError(msg, provider=provider, model=model, status=502)
-    error = data.get("error")
-    if error and data.get("type") != "message" and "choices" not in data:
-        detail = error.get("message", error) if isinstance(error, dict) else error
-        kind = error.get("type", "") if isinstance(error, dict) else ""
-        status = 529 if kind == "overloaded_error" else 502
-        msg = redact(f"{provider} returned an error body: {str(detail)[:300]}")
-        raise ProviderError(msg, provider=provider, model=model, status=status)
-    return data
-
-
 async def get_models(client: httpx2.AsyncClient, *, redact: Redact) -> ProbeResult:
     """``GET models``: the free probe both OpenAI-compatible servers and Anthropic offer."""
     response = await client.get("models")
@@ -150,3 +130,58 @@ async def get_models(client: httpx2.AsyncClient, *, redact: Redact) -> ProbeResu
     items = data.get("data", []) if isinstance(data, dict) else []
     models = [str(item.get("id")) for item in items if isinstance(item, dict) and item.get("id")]
     return ProbeResult(response.status_code, models=models[:50])
+
+
+class WireAdapter:
+    """The :class:`ProviderAdapter` of one wire format: POST its body, read its answer."""
+
+    def __init__(self, wire: WireFormat) -> None:
+        self.wire = wire
+        self.kind = wire.kind
+
+    def payload(self, request: LLMRequest, *, stream: bool = False) -> dict[str, Any]:
+        """The request body; raises ``Untranslatable`` for what the format cannot take."""
+        return self.wire.payload(request, stream=stream)
+
+    async def complete(
+        self, client: httpx2.AsyncClient, request: LLMRequest, *, provider: str, redact: Redact
+    ) -> Completion:
+        """Send ``request`` and return the whole answer."""
+        data = await post_json(
+            client,
+            self.wire.path,
+            self.payload(request),
+            provider=provider,
+            model=request.model,
+            redact=redact,
+        )
+        return self.wire.completion(data)
+
+    async def stream(
+        self, client: httpx2.AsyncClient, request: LLMRequest, *, provider: str, redact: Redact
+    ) -> AsyncIterator[StreamEvent]:
+        """Yield the answer's events as they arrive, the last one with ``done=True``."""
+        model = request.model
+        reader = self.wire.reader(provider=provider, model=model, redact=redact)
+        try:
+            async with client.stream(
+                "POST", self.wire.path, json=self.payload(request, stream=True)
+            ) as response:
+                if response.status_code >= 400:
+                    body = await response.aread()
+                    raise error_from_response(
+                        response, body, provider=provider, model=model, redact=redact
+                    )
+                async for sse in httpx2.EventSource(response):
+                    for event in reader.read(sse.event, sse.data):
+                        yield event
+                        if event.done:
+                            return
+        except httpx2.HTTPError as exc:
+            raise transport_error(exc, provider=provider, model=model, redact=redact) from None
+        msg = f"{provider} ended the stream without {self.wire.end_of_stream}"
+        raise ProviderConnectionError(msg, provider=provider, model=model)
+
+    async def probe(self, client: httpx2.AsyncClient, *, redact: Redact) -> ProbeResult:
+        """``GET models``: free, and a wrong key answers 401."""
+        return await get_models(client, redact=redact)

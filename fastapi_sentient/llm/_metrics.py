@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi_sentient.llm.types import Usage
+from fastapi_sentient.llm._types import Usage
 from fastapi_sentient.metrics.registry import Metrics
 
 if TYPE_CHECKING:
-    from fastapi_sentient.llm.outcome import Classification
-    from fastapi_sentient.llm.provider import Target
+    from fastapi_sentient.llm._outcome import Classification
+    from fastapi_sentient.llm._provider import Target
 
 OTHER = "other"
 

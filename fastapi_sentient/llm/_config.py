@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi_sentient.llm.breaker import BreakerConfig
-from fastapi_sentient.llm.retry import RetryBudget, RetryPolicy
+from fastapi_sentient.resilience.breaker import BreakerConfig
+from fastapi_sentient.resilience.budget import RetryBudget
+from fastapi_sentient.resilience.retry import RetryPolicy
 from fastapi_sentient.settings import SentientSettings
 
 

@@ -1,7 +1,9 @@
-"""``sentient.llm``: the configured providers, routes and the calls through them.
+"""``sentient.llm``: the gateway to the configured providers, their routes and the calls through them.
 
-Providers come from ``SENTIENT_LLM_PROVIDERS`` and from :meth:`LLMRegistry.add_provider`
+Providers come from ``SENTIENT_LLM_PROVIDERS`` and from :meth:`LLMGateway.add_provider`
 (before the app starts); each sends through its pooled ``httpx2`` client.
+:class:`LLMGateway` is the one way in: it resolves a provider, model or route
+to targets and runs the call through the pipeline.
 Routes (``SENTIENT_LLM_ROUTES`` or :meth:`add_route`) name an ordered fallback
 list of ``provider/model`` targets under one logical model name.
 """
@@ -16,26 +18,23 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import ValidationError
 
 from fastapi_sentient.exceptions import ConfigurationError
-from fastapi_sentient.llm.breaker import BreakerState
-from fastapi_sentient.llm.config import breaker_config, retry_budget, retry_policy
-from fastapi_sentient.llm.errors import NoProviderError
-from fastapi_sentient.llm.health import ProvidersCheck
-from fastapi_sentient.llm.metrics import LLMMetrics
-from fastapi_sentient.llm.pipeline import Pipeline
-from fastapi_sentient.llm.pricing import PriceTable, start_price_updates
-from fastapi_sentient.llm.provider import (
-    ADAPTERS,
+from fastapi_sentient.llm._breaker import BreakerState
+from fastapi_sentient.llm._config import breaker_config, retry_budget, retry_policy
+from fastapi_sentient.llm._errors import NoProviderError
+from fastapi_sentient.llm._health import ProvidersCheck
+from fastapi_sentient.llm._metrics import LLMMetrics
+from fastapi_sentient.llm._open_stream import adapter_opener
+from fastapi_sentient.llm._pipeline import Pipeline
+from fastapi_sentient.llm._pricing import PriceTable, start_price_updates
+from fastapi_sentient.llm._provider import (
     Provider,
     Target,
     adapter_operation,
     check_translatable,
+    wire_adapter,
 )
-from fastapi_sentient.llm.providers.base import ProviderAdapter
-from fastapi_sentient.llm.sdk import SDKCalls
-from fastapi_sentient.llm.shared import SharedBreakers
-from fastapi_sentient.llm.stream import LLMStream
-from fastapi_sentient.llm.streaming import adapter_opener
-from fastapi_sentient.llm.types import (
+from fastapi_sentient.llm._stream import LLMStream
+from fastapi_sentient.llm._types import (
     ContentPart,
     LLMRequest,
     LLMResult,
@@ -44,8 +43,12 @@ from fastapi_sentient.llm.types import (
     Tool,
     ToolChoice,
 )
+from fastapi_sentient.llm.adapters import anthropic, openai
+from fastapi_sentient.llm.adapters._wire import ProviderAdapter
+from fastapi_sentient.llm.sdk import SDKCalls
 from fastapi_sentient.pools.http import pool_from_settings, probe_ttl
 from fastapi_sentient.resilience.breaker import CircuitBreaker, TransitionListener
+from fastapi_sentient.resilience.shared import SharedBreakers
 from fastapi_sentient.settings import LLMProviderSettings
 
 if TYPE_CHECKING:
@@ -61,8 +64,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("fastapi_sentient.llm")
 
-#: ``provider_name`` values that are OpenAI's own API, which takes ``max_completion_tokens``.
-OPENAI_ITSELF = frozenset({"openai", "azure.ai.openai"})
 
 NOT_CONFIGURED = (
     "no LLM provider is configured; set SENTIENT_LLM_PROVIDERS (for example "
@@ -76,7 +77,7 @@ class ProviderPools(Protocol):
 
     A provider configured in ``SENTIENT_LLM_PROVIDERS`` finds its pool already
     registered (the pools are built first); one added by
-    :meth:`LLMRegistry.add_provider` registers its own.
+    :meth:`LLMGateway.add_provider` registers its own.
     """
 
     def __contains__(self, name: object) -> bool: ...
@@ -88,8 +89,12 @@ class ProviderPools(Protocol):
     def register(self, pool: HttpPool) -> HttpPool: ...
 
 
-class LLMRegistry:
-    """The LLM layer's component: providers, routes, breakers, health and calls."""
+class LLMGateway:
+    """``sentient.llm``: the configured providers and routes, and every call through them.
+
+    Also the LLM layer's lifespan component (its health check, shared breaker
+    decisions and price updates).
+    """
 
     name = "llm"
 
@@ -172,15 +177,15 @@ class LLMRegistry:
         genai_name = entry.provider_name or entry.kind
         prices = PriceTable({**s.llm_prices, **entry.prices}, provider_id=genai_name)
         options: dict[str, Any] = {"max_tokens": entry.max_tokens}
-        if entry.kind == "anthropic":
+        if entry.kind == anthropic.KIND:
             options["max_tokens"] = entry.max_tokens or s.llm_anthropic_max_tokens
-        elif genai_name in OPENAI_ITSELF:
+        elif genai_name in openai.OPENAI_ITSELF:
             options["max_tokens_name"] = "max_completion_tokens"
         return self.register(
             Provider(
                 name=name,
                 kind=entry.kind,
-                adapter=ADAPTERS[entry.kind](**options),
+                adapter=wire_adapter(entry.kind, **options),
                 provider_name=entry.provider_name,
                 client=lambda: pools.http(name),
                 base_url=str(pools.get(name).url),
@@ -348,7 +353,7 @@ class LLMRegistry:
             UnsupportedRequestError: a target's wire format cannot express the
                 request (raised before anything is sent, for every route target).
             CircuitOpenError, ProviderError, ThrottledError, ProviderTimeoutError,
-            AllTargetsFailedError: see :mod:`fastapi_sentient.llm.errors`.
+            AllTargetsFailedError: see :mod:`fastapi_sentient.llm._errors`.
         """
         if request is None:
             request = LLMRequest.build(
@@ -434,3 +439,7 @@ class LLMRegistry:
             await asyncio.gather(self._sync, return_exceptions=True)
             self._sync = None
         self.started = False
+
+
+LLMRegistry = LLMGateway
+"""The gateway's former name."""

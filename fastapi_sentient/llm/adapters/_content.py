@@ -1,9 +1,9 @@
 """What both wire adapters share to translate agent calls: parts, tool calls, stop reasons.
 
 Each adapter builds its wire format from the request's neutral shapes
-(:mod:`fastapi_sentient.llm.types`) and raises :class:`Untranslatable` for
+(:mod:`fastapi_sentient.llm._types`) and raises :class:`Untranslatable` for
 anything its format cannot express; the registry turns that into an
-:class:`~fastapi_sentient.llm.errors.UnsupportedRequestError` before any
+:class:`~fastapi_sentient.llm._errors.UnsupportedRequestError` before any
 request of the call is sent.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi_sentient.llm.types import StopReason, ToolCall
+from fastapi_sentient.llm._types import StopReason, Tool, ToolCall
 
 
 class Untranslatable(ValueError):
@@ -180,3 +180,13 @@ class ToolCallAssembler:
             ToolCall.from_json(self._heads[i][0], self._heads[i][1], "".join(self._parts[i]))
             for i in sorted(self._heads)
         )
+
+
+def native_tool(tool: Tool, kind: str) -> dict[str, Any] | None:
+    """A tool given in a vendor's own shape, sent as it is to that vendor only (else None)."""
+    if tool.native is None:
+        return None
+    if tool.native_kind != kind:
+        msg = f"the {tool.native_kind} tool {tool.name!r} ({tool.native.get('type')})"
+        raise Untranslatable(msg)
+    return dict(tool.native)

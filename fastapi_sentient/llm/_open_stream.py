@@ -5,7 +5,7 @@ first event: after text reached the caller, a failure is the caller's to see.
 So "opening" a stream means reading up to the first event under the attempt's
 timeout; :class:`OpenStream` then replays that event and goes on with the rest.
 A :data:`StreamOpener` opens one attempt's stream: through a wire adapter
-(:func:`adapter_opener`) or an official SDK (:mod:`fastapi_sentient.llm.sdk_stream`).
+(:func:`adapter_opener`) or an official SDK (:mod:`fastapi_sentient.llm.sdk._stream`).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fastapi_sentient.llm.errors import ProviderConnectionError
-from fastapi_sentient.llm.types import LLMRequest, StreamEvent, Usage
+from fastapi_sentient.llm._errors import ProviderConnectionError
+from fastapi_sentient.llm._types import LLMRequest, StreamEvent, Usage
 from fastapi_sentient.tracing.spans import LLMSpan
 
 if TYPE_CHECKING:
-    from fastapi_sentient.llm.breaker import CircuitBreaker, Permit
-    from fastapi_sentient.llm.provider import Target
-    from fastapi_sentient.llm.providers.base import Redact
+    from fastapi_sentient.llm._breaker import CircuitBreaker, Permit
+    from fastapi_sentient.llm._provider import Target
+    from fastapi_sentient.llm.adapters._format import Redact
 
 
 @dataclass(slots=True)

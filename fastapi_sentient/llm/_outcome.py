@@ -9,7 +9,11 @@ so this module imports neither SDK.
 
 from __future__ import annotations
 
-from fastapi_sentient.llm.errors import PoolExhaustedError, ProviderError, RetryBudgetExhaustedError
+from fastapi_sentient.llm._errors import (
+    PoolExhaustedError,
+    ProviderError,
+    RetryBudgetExhaustedError,
+)
 from fastapi_sentient.resilience import outcome as _generic
 from fastapi_sentient.resilience.outcome import (
     POOL_TIMEOUT,

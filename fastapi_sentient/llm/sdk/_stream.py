@@ -8,7 +8,7 @@ what the SDK gives for a streamed call — an awaitable of a stream
 (``client.messages.stream(...)``, ``client.chat.completions.stream(...)``) —
 and the attempt lasts until the stream's first event: a failure before it is
 retried or handed to the next fallback target, a failure after it reaches the
-caller.  Each event is read by shape (:class:`~fastapi_sentient.llm.sdk_shapes.EventReader`)
+caller.  Each event is read by shape (:class:`~fastapi_sentient.llm.sdk._shapes.EventReader`)
 for time to first token, usage, cost and the span, and handed on unchanged.
 """
 
@@ -19,11 +19,11 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi_sentient.exceptions import LLMError
-from fastapi_sentient.llm.provider import Target
-from fastapi_sentient.llm.sdk_shapes import EventReader, as_llm_error
-from fastapi_sentient.llm.stream import LLMStream
-from fastapi_sentient.llm.streaming import OpenStream, StreamOpener, open_events
-from fastapi_sentient.llm.types import StreamEvent
+from fastapi_sentient.llm._open_stream import OpenStream, StreamOpener, open_events
+from fastapi_sentient.llm._provider import Target
+from fastapi_sentient.llm._stream import LLMStream
+from fastapi_sentient.llm._types import StreamEvent
+from fastapi_sentient.llm.sdk._shapes import EventReader, as_llm_error
 
 Redact = Callable[[str], str]
 Close = Callable[[], Awaitable[object]]

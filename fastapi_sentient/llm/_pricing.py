@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi_sentient.llm.types import Usage
+from fastapi_sentient.llm._types import Usage
 
-logger = logging.getLogger("fastapi_sentient.llm.pricing")
+logger = logging.getLogger("fastapi_sentient.llm._pricing")
 
 #: gen_ai.provider.name values whose genai-prices provider id differs.
 GENAI_PRICES_IDS: dict[str, str] = {

@@ -1,1 +1,0 @@
-"""Wire adapters: OpenAI-compatible chat completions and Anthropic messages."""
