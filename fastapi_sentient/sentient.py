@@ -216,7 +216,7 @@ class Sentient:
         from fastapi_sentient.llm._gateway import LLMGateway
 
         registry = LLMGateway(
-            settings=self.settings,
+            settings=self.settings.llm,
             metrics=self.metrics,
             health=self.health,
             lifecycle=self.lifecycle,

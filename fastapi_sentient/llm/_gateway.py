@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from fastapi_sentient.exceptions import ConfigurationError
 from fastapi_sentient.llm._breaker import BreakerState
-from fastapi_sentient.llm._config import breaker_config, retry_budget, retry_policy
+from fastapi_sentient.llm._config import policy_settings
 from fastapi_sentient.llm._errors import NoProviderError
 from fastapi_sentient.llm._health import ProvidersCheck
 from fastapi_sentient.llm._metrics import LLMMetrics
@@ -48,6 +48,7 @@ from fastapi_sentient.llm.adapters._wire import ProviderAdapter
 from fastapi_sentient.llm.sdk import SDKCalls
 from fastapi_sentient.pools.http import pool_from_settings, probe_ttl
 from fastapi_sentient.resilience.breaker import CircuitBreaker, TransitionListener
+from fastapi_sentient.resilience.policy import breaker_config, retry_budget, retry_policy
 from fastapi_sentient.resilience.shared import SharedBreakers
 from fastapi_sentient.settings import LLMProviderSettings
 
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
     from fastapi_sentient.pools.base import Pool
     from fastapi_sentient.pools.http import HttpPool
     from fastapi_sentient.redact import Redactor
-    from fastapi_sentient.settings import SentientSettings
+    from fastapi_sentient.settings_groups import LLMSettings
 
 logger = logging.getLogger("fastapi_sentient.llm")
 
@@ -101,7 +102,7 @@ class LLMGateway:
     def __init__(
         self,
         *,
-        settings: SentientSettings,
+        settings: LLMSettings,
         metrics: Metrics,
         health: HealthRegistry,
         lifecycle: Lifecycle,
@@ -136,15 +137,16 @@ class LLMGateway:
         self.providers: dict[str, Provider] = {}
         self.routes: dict[str, list[tuple[str, str]]] = {}
         self.started = False
-        self.breaker_config = breaker_config(s)
+        policy = policy_settings(s)
+        self.breaker_config = breaker_config(policy)
         self.pipeline = Pipeline(
             metrics=self.metrics,
-            policy=retry_policy(s),
+            policy=retry_policy(policy),
             breaker_config=self.breaker_config,
-            deadline=s.llm_deadline,
-            max_concurrency=s.llm_max_concurrency,
-            queue_timeout=s.llm_queue_timeout,
-            budget=lambda: retry_budget(s),
+            deadline=s.deadline,
+            max_concurrency=s.max_concurrency,
+            queue_timeout=s.queue_timeout,
+            budget=lambda: retry_budget(policy),
             redact=redact,
             on_transition=self._on_transition,
         )
@@ -155,12 +157,12 @@ class LLMGateway:
             lambda: list(self.providers.values()),
             pools=pools,
             redact=redact,
-            probe_generate=s.llm_probe_generate,
+            probe_generate=s.probe_generate,
         )
         self.sdk = SDKCalls(self)
-        for name, entry in s.llm_providers.items():
+        for name, entry in s.providers.items():
             self._add_configured(name, entry)
-        for route, targets in s.llm_routes.items():
+        for route, targets in s.routes.items():
             self.add_route(route, targets, variable="SENTIENT_LLM_ROUTES")
 
     # --- configuration --------------------------------------------------------------------
@@ -169,16 +171,16 @@ class LLMGateway:
         pools = self._pools
         s = self.settings
         if name not in pools:
-            pool, key = pool_from_settings(name, entry, probe_ttl=probe_ttl(s.llm_health_interval))
+            pool, key = pool_from_settings(name, entry, probe_ttl=probe_ttl(s.health_interval))
             self.redact.add(key)
             for value in entry.headers.values():
                 self.redact.add(value)  # header values are secrets by construction
             pools.register(pool)
         genai_name = entry.provider_name or entry.kind
-        prices = PriceTable({**s.llm_prices, **entry.prices}, provider_id=genai_name)
+        prices = PriceTable({**s.prices, **entry.prices}, provider_id=genai_name)
         options: dict[str, Any] = {"max_tokens": entry.max_tokens}
         if entry.kind == anthropic.KIND:
-            options["max_tokens"] = entry.max_tokens or s.llm_anthropic_max_tokens
+            options["max_tokens"] = entry.max_tokens or s.anthropic_max_tokens
         elif genai_name in openai.OPENAI_ITSELF:
             options["max_tokens_name"] = "max_completion_tokens"
         return self.register(
@@ -279,7 +281,7 @@ class LLMGateway:
         self.shared = SharedBreakers(
             redis,
             prefix=prefix or f"sentient:{{{self._cluster_name}}}:breaker:",
-            interval=self.settings.llm_breaker_sync_interval,
+            interval=self.settings.breaker_sync_interval,
             breakers=self.breakers,
             redact=self.redact,
             owner=self._node_id,
@@ -413,19 +415,17 @@ class LLMGateway:
                 self.check,
                 type="llm",
                 critical=any(p.critical for p in self.providers.values()),
-                interval=s.llm_health_interval,
+                interval=s.health_interval,
                 timeout=max(self._health_timeout, 10.0),
             )
-        if self.shared is None and s.llm_breaker_shared:
+        if self.shared is None and s.breaker_shared:
             client = self._redis()
             if client is not None:
                 self.share_breakers(client)
         if self.shared is not None:
             self._sync = self._lifecycle.spawn(self.shared.run(), "llm-breaker-sync")
-        if self.providers and s.llm_prices_update_interval > 0:
-            self._price_updates = start_price_updates(
-                s.llm_prices_update_interval, s.llm_prices_update_url
-            )
+        if self.providers and s.prices_update_interval > 0:
+            self._price_updates = start_price_updates(s.prices_update_interval, s.prices_update_url)
         self.started = True
 
     async def stop(self) -> None:

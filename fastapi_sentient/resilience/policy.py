@@ -80,6 +80,21 @@ def breaker_config(settings: PolicySettings) -> BreakerConfig:
     )
 
 
+def retry_policy(settings: PolicySettings) -> RetryPolicy:
+    """The retry part of ``settings`` (the largest backoff is at least the first)."""
+    return RetryPolicy(
+        attempts=settings.attempts,
+        base_delay=settings.base_delay,
+        max_delay=max(settings.max_delay, settings.base_delay),
+        retry_after_cap=settings.retry_after_cap,
+    )
+
+
+def retry_budget(settings: PolicySettings) -> RetryBudget:
+    """A budget of its own for one dependency, from ``settings``."""
+    return RetryBudget(settings.budget_ratio, min_per_second=settings.budget_min_per_second)
+
+
 class Policy:
     """Breaker, retries with a budget, deadline and bulkhead for one named dependency."""
 
@@ -99,15 +114,8 @@ class Policy:
             if settings.breaker
             else None
         )
-        self.retry = RetryPolicy(
-            attempts=settings.attempts,
-            base_delay=settings.base_delay,
-            max_delay=max(settings.max_delay, settings.base_delay),
-            retry_after_cap=settings.retry_after_cap,
-        )
-        self.budget = RetryBudget(
-            settings.budget_ratio, min_per_second=settings.budget_min_per_second
-        )
+        self.retry = retry_policy(settings)
+        self.budget = retry_budget(settings)
         self.bulkhead = (
             Bulkhead(
                 name,

@@ -59,7 +59,7 @@ class SDKCalls:
         if entry is None or entry.kind != kind:
             msg = f"no {kind} provider named {provider!r} in SENTIENT_LLM_PROVIDERS"
             raise LookupError(msg)
-        settings = gateway.settings.llm_providers.get(provider)
+        settings = gateway.settings.providers.get(provider)
         configured = settings.api_key.get_secret_value() if settings and settings.api_key else None
         return {
             "api_key": resolve_api_key(kind, configured) or "not-set",
