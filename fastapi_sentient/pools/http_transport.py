@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx2
 
+from fastapi_sentient._compat import httpx2 as httpx2_compat
 from fastapi_sentient.pools.base import PoolMetrics
 from fastapi_sentient.resilience.bulkhead import Gate
 
@@ -61,6 +62,7 @@ class MeteredTransport(httpx2.AsyncBaseTransport):
         metrics: PoolMetrics,
         variable: str = "SENTIENT_LLM_PROVIDERS",
     ) -> None:
+        httpx2_compat.pool_connections(inner)  # an httpx2 without its pool fails at startup
         self.inner = inner
         self.variable = variable
         self.name = name
@@ -126,10 +128,8 @@ class MeteredTransport(httpx2.AsyncBaseTransport):
     # --- connection accounting ------------------------------------------------------------
 
     def connections(self) -> list[Any]:
-        """httpcore's connections (private API, read defensively: [] if it changes)."""
-        pool = getattr(self.inner, "_pool", None)
-        found = getattr(pool, "connections", None)
-        return list(found) if isinstance(found, list) else []
+        """httpcore2's connections in the inner transport's pool."""
+        return list(httpx2_compat.pool_connections(self.inner))
 
     def open_counts(self) -> tuple[int, int]:
         """(open connections, idle connections) right now."""

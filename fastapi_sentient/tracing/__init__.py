@@ -14,6 +14,8 @@ import os
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from fastapi_sentient._compat import fastapi as fastapi_compat
+from fastapi_sentient._compat import otel_contrib
 from fastapi_sentient.exceptions import MissingDependencyError
 from fastapi_sentient.tracing.spans import LLMSpan, active, add_event, llm_span, start_llm_span
 
@@ -63,16 +65,15 @@ def build_tracing(sentient: Sentient) -> Tracing | None:
         tracing = Tracing(sentient, provider, owned=True)
 
     app = sentient.app
-    if getattr(app, "_is_instrumented_by_opentelemetry", False):
+    if otel_contrib.instrumented_by_fastapi_instrumentor(app):
         # FastAPIInstrumentor already makes the server spans; a second one would
         # nest every request in itself.
         logger.info("the app is instrumented by opentelemetry-instrumentation-fastapi already")
         tracing.server_spans = False
-    native = getattr(app, "_telemetry", None)
-    if tracing.server_spans and isinstance(native, dict) and "tracing" in native:
+    if tracing.server_spans:
         # FastAPI's own request spans start once a global provider exists; ours
         # carry the same attributes, so one server span per request stays one.
-        native["tracing"] = False
+        fastapi_compat.turn_off_native_tracing(app)
     return tracing
 
 

@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.instrumentation._semconv import _get_schema_url, _report_new, _StabilityMode
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi.version import __version__ as fastapi_version
 from opentelemetry.metrics import NoOpMeter
@@ -39,6 +38,7 @@ from opentelemetry.trace import Status, StatusCode
 from opentelemetry.util.http import ExcludeList
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fastapi_sentient._compat import otel_contrib
 from fastapi_sentient.route_label import STANDARD_METHODS, RouteIndex, route_template
 from fastapi_sentient.tracing.middleware import SPAN_CONTEXT_KEY, redact_query
 
@@ -93,16 +93,15 @@ class ContribServerSpanMiddleware:
             default_span_details=_span_details,
             server_request_hook=_request_hook,
             tracer=provider.get_tracer(
-                _SCOPE_NAME, fastapi_version, schema_url=_get_schema_url(_StabilityMode.HTTP)
+                _SCOPE_NAME, fastapi_version, schema_url=otel_contrib.stable_http_schema_url()
             ),
             meter=NoOpMeter(_SCOPE_NAME),
             exclude_spans=["send", "receive"],
         )
-        if not _report_new(otel._sem_conv_opt_in_mode):
-            # The instrumentation reads OTEL_SEMCONV_STABILITY_OPT_IN once per process;
-            # select the stable conventions for this middleware without changing
-            # what the process's other instrumentations emit.
-            otel._sem_conv_opt_in_mode = _StabilityMode.HTTP
+        # The instrumentation reads OTEL_SEMCONV_STABILITY_OPT_IN once per process;
+        # select the stable conventions for this middleware without changing
+        # what the process's other instrumentations emit.
+        otel_contrib.use_stable_http(otel)
         self.otel = otel
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
