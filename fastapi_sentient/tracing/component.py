@@ -23,7 +23,8 @@ from fastapi_sentient.middleware import RequestTrackingMiddleware
 from fastapi_sentient.tracing import spans
 from fastapi_sentient.tracing.exemplars import ExemplarTrackingMiddleware
 from fastapi_sentient.tracing.middleware import ServerSpanMiddleware
-from fastapi_sentient.tracing.provider import build_processors
+from fastapi_sentient.tracing.provider import SentientTracerProvider, build_processors
+from fastapi_sentient.tracing.queue import SpanQueue
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -49,6 +50,10 @@ class Tracing:
         self.server_spans = True
         self.started = False
         self._hooked = False
+        self._dropped = sentient.metrics.counter(
+            "tracing_spans_dropped_total",
+            "Spans dropped because the export queue was full.",
+        )
 
     # --- the request path -----------------------------------------------------------------
 
@@ -79,6 +84,7 @@ class Tracing:
             self.tracer,
             mounts=self.sentient.mounts,
             excluded=parse_excluded_urls(patterns).url_disabled if patterns else None,
+            provider=self.provider if isinstance(self.provider, SentientTracerProvider) else None,
         )
 
     def tracking_middleware(self) -> type[RequestTrackingMiddleware]:
@@ -94,12 +100,14 @@ class Tracing:
         if self.owned:
             try:
                 processors = build_processors(
-                    fast_encoder=self.sentient.settings.tracing_fast_encoder
+                    fast_encoder=self.sentient.settings.tracing_fast_encoder,
+                    on_drop=self._dropped.inc,
                 )
             except ConfigurationError as exc:
                 raise StartupError(str(exc)) from None
             for processor in processors:
                 self.provider.add_span_processor(processor)
+            self._use_request_spans(processors)
             if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
                 # The user's own spans and other instrumentations join our traces.
                 trace.set_tracer_provider(self.provider)
@@ -112,6 +120,17 @@ class Tracing:
             self.sentient.lifecycle.add_startup(
                 "tracing-pools", self._instrument_pools, priority=1_000_000, timeout=5.0
             )
+
+    def _use_request_spans(self, processors: list[Any]) -> None:
+        provider = self.provider
+        if not isinstance(provider, SentientTracerProvider):
+            return
+        if self.sentient.settings.tracing_instrumentation != "sentient":
+            return
+        if not processors:
+            provider.use_request_spans(None)
+        elif len(processors) == 1 and isinstance(processors[0], SpanQueue):
+            provider.use_request_spans(processors[0].put)
 
     def _watch_cluster(self) -> None:
         on = getattr(self.sentient.cluster, "on", None)

@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_sentient.route_label import STANDARD_METHODS, RouteIndex, route_template
+from fastapi_sentient.tracing.provider import SentientTracerProvider
 
 #: Where the tracking middleware finds the sampled server span's context (exemplars).
 SPAN_CONTEXT_KEY = "sentient.span_context"
@@ -57,9 +58,12 @@ class ServerSpanMiddleware:
         *,
         mounts: Callable[[], RouteIndex],
         excluded: Callable[[str], bool] | None = None,
+        provider: SentientTracerProvider | None = None,
     ) -> None:
         self.app = app
         self.tracer = tracer
+        # Our own provider offers request spans while nothing needs the SDK's.
+        self.provider = provider
         self.mounts = mounts
         self.excluded = excluded
         self.propagator = get_global_textmap()
@@ -106,7 +110,11 @@ class ServerSpanMiddleware:
         if user_agent:
             attributes["user_agent.original"] = user_agent
 
-        span = self.tracer.start_span(name, parent, SpanKind.SERVER, attributes)
+        request_spans = self.provider.request_spans if self.provider is not None else None
+        if request_spans is not None:
+            span = request_spans.start(name, parent, SpanKind.SERVER, attributes)
+        else:
+            span = self.tracer.start_span(name, parent, SpanKind.SERVER, attributes)
         # A FastAPI app mounted inside would otherwise open a second server span of
         # its own (a FastAPI that traces natively does so once a global provider exists).
         scope.setdefault("fastapi.telemetry", None)

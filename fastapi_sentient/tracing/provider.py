@@ -11,21 +11,27 @@ tracer before the first request), but the exporter and its batching thread
 only when the app starts: a process forked after import (gunicorn ``--preload``)
 then exports from the worker, and a bad exporter setting stops startup with
 one line instead of a traceback at import.
+
+The provider is a :class:`SentientTracerProvider`: it knows whether its spans
+may take the request-span path (:mod:`fastapi_sentient.tracing.request_span`)
+— only while its sampler is the parent-based ratio built here and nobody has
+added a span processor of their own.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
@@ -33,8 +39,12 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     TraceIdRatioBased,
 )
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from fastapi_sentient._version import __version__
 from fastapi_sentient.exceptions import ConfigurationError
+from fastapi_sentient.tracing.queue import SpanQueue
+from fastapi_sentient.tracing.request_span import RequestSpans, Sink
 
 if TYPE_CHECKING:
     from fastapi_sentient.settings import SentientSettings
@@ -67,12 +77,62 @@ def build_sampler(ratio: float) -> Sampler | None:
     return ParentBased(root)
 
 
-def build_provider(settings: SentientSettings, instance_id: str) -> TracerProvider:
+#: The instrumentation scope of our server spans.
+SCOPE_NAME = "fastapi_sentient"
+SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
+
+
+class SentientTracerProvider(TracerProvider):
+    """The SDK's provider, plus the request spans it allows while it is left as we built it."""
+
+    def __init__(self, *, sample_ratio: float, resource: Resource) -> None:
+        sampler = build_sampler(sample_ratio)
+        self.span_limits = SpanLimits()
+        super().__init__(
+            sampler=sampler,
+            resource=resource,
+            span_limits=self.span_limits,
+            shutdown_on_exit=False,  # our lifespan shuts it down, after the last request
+        )
+        self.sample_ratio = sample_ratio if sampler is not None else None
+        self.foreign_processors = False
+        #: Set by :meth:`use_request_spans`; None while spans must come from the SDK.
+        self.request_spans: RequestSpans | None = None
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        """Add a processor; one that is not our export queue must see every span."""
+        if not isinstance(span_processor, SpanQueue):
+            self.foreign_processors = True
+            self.request_spans = None
+        super().add_span_processor(span_processor)
+
+    def use_request_spans(self, sink: Sink | None) -> bool:
+        """Make request spans that end in ``sink``, if nothing here needs the SDK's spans."""
+        internal_metrics = os.environ.get("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "")
+        if (
+            self.sample_ratio is None
+            or self.foreign_processors
+            or not isinstance(self.id_generator, RandomIdGenerator)
+            or internal_metrics.strip().lower() == "true"
+        ):
+            self.request_spans = None
+            return False
+        self.request_spans = RequestSpans(
+            ratio=self.sample_ratio,
+            resource=self.resource,
+            limits=self.span_limits,
+            scope=InstrumentationScope(SCOPE_NAME, __version__, SCHEMA_URL, None),
+            random_ids=True,
+            sink=sink,
+        )
+        return True
+
+
+def build_provider(settings: SentientSettings, instance_id: str) -> SentientTracerProvider:
     """A provider without exporters; :func:`build_processors` adds them at startup."""
-    return TracerProvider(
-        sampler=build_sampler(settings.tracing_sample_ratio),
+    return SentientTracerProvider(
+        sample_ratio=settings.tracing_sample_ratio,
         resource=build_resource(settings, instance_id),
-        shutdown_on_exit=False,  # our lifespan shuts it down, after the last request
     )
 
 
@@ -115,7 +175,9 @@ def _otlp_exporter(fast_encoder: bool) -> SpanExporter:
     raise ConfigurationError(msg)
 
 
-def build_processors(*, fast_encoder: bool = True) -> list[SpanProcessor]:
+def build_processors(
+    *, fast_encoder: bool = True, on_drop: Callable[[int], None] | None = None
+) -> list[SpanProcessor]:
     """Span processors for ``OTEL_TRACES_EXPORTER`` (``otlp`` by default, ``console``, ``none``).
 
     Raises:
@@ -128,7 +190,7 @@ def build_processors(*, fast_encoder: bool = True) -> list[SpanProcessor]:
         if name in ("", "none"):
             continue
         if name == "otlp":
-            processors.append(BatchSpanProcessor(_otlp_exporter(fast_encoder)))
+            processors.append(SpanQueue(_otlp_exporter(fast_encoder), on_drop=on_drop))
         elif name == "console":
             processors.append(SimpleSpanProcessor(ConsoleSpanExporter()))
         else:

@@ -46,6 +46,8 @@ class ReceivedSpan:
     status_code: int
     resource: dict[str, Any] = field(default_factory=dict)
     scope: str = ""
+    raw: Any = None
+    """The span's protobuf message, for field-by-field comparisons."""
 
 
 class OtlpReceiver:
@@ -57,11 +59,15 @@ class OtlpReceiver:
         self.headers: list[dict[str, str]] = []
         self.requests = 0
         self.status = 200  # what POST /v1/traces answers; anything else drops the batch
+        #: Cleared to make POSTs wait (a collector that stopped answering); set by default.
+        self.answering = threading.Event()
+        self.answering.set()
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                receiver.answering.wait(30)
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 if self.headers.get("content-encoding") == "gzip":
                     body = gzip.decompress(body)
@@ -120,6 +126,7 @@ class OtlpReceiver:
                             status_code=span.status.code,
                             resource=resource,
                             scope=scope_spans.scope.name,
+                            raw=span,
                         )
                     )
         with self._lock:
@@ -129,6 +136,12 @@ class OtlpReceiver:
     def snapshot(self) -> list[ReceivedSpan]:
         with self._lock:
             return list(self.spans)
+
+    def take(self) -> list[ReceivedSpan]:
+        """The spans received so far, forgetting them."""
+        with self._lock:
+            spans, self.spans = self.spans, []
+            return spans
 
     def wait_for(self, predicate: Any, timeout: float = 15.0, what: str = "spans") -> Any:
         """Poll until ``predicate(spans)`` is truthy; returns its value."""
