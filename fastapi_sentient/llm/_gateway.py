@@ -355,7 +355,7 @@ class LLMGateway:
             UnsupportedRequestError: a target's wire format cannot express the
                 request (raised before anything is sent, for every route target).
             CircuitOpenError, ProviderError, ThrottledError, ProviderTimeoutError,
-            AllTargetsFailedError: see :mod:`fastapi_sentient.llm._errors`.
+            AllTargetsFailedError: see :mod:`fastapi_sentient.llm`.
         """
         if request is None:
             request = LLMRequest.build(

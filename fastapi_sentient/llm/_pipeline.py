@@ -41,6 +41,7 @@ from fastapi_sentient.resilience.retry import RetryPolicy, retrying
 from fastapi_sentient.tracing.spans import llm_span, start_llm_span
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 class Pipeline:
@@ -84,6 +85,39 @@ class Pipeline:
         breaker = self.breaker(target)
         return await self.limits.provider_slot(target, deadline_at, wait=last, breaker=breaker)
 
+    async def _fallback(
+        self,
+        targets: list[Target],
+        route: str | None,
+        deadline_at: float,
+        serve: Callable[[Target], Awaitable[S]],
+    ) -> tuple[S, Release]:
+        """What the first target to serve gave, in order, with its provider slot still held.
+
+        A target that fails (or finds no free slot in time) hands the call to the
+        next, counted as a fallback of ``route``; when none serves, the error
+        names what each failed with.
+        """
+        errors: list[LLMError] = []
+        for index, target in enumerate(targets):
+            last = index == len(targets) - 1
+            try:
+                release = await self._provider_slot(target, deadline_at, last=last)
+                try:
+                    served = await serve(target)
+                except BaseException:
+                    release()
+                    raise
+            except LLMError as exc:
+                errors.append(exc)
+                if route is not None and not last:
+                    self.metrics.fell_back(route, target, classify(exc).status)
+                continue
+            if route is not None:
+                self.metrics.served_by(route, target)
+            return served, release
+        raise _final(route, errors)
+
     # --- whole answers ----------------------------------------------------------------------
 
     async def call(
@@ -96,24 +130,14 @@ class Pipeline:
         """
         async with self.limits.process_slot():
             deadline_at = time.monotonic() + self.deadline
-            errors: list[LLMError] = []
-            for index, target in enumerate(targets):
-                try:
-                    last = index == len(targets) - 1
-                    release = await self._provider_slot(target, deadline_at, last=last)
-                    try:
-                        result = await self._with_retries(target, operation, deadline_at)
-                    finally:
-                        release()
-                except LLMError as exc:
-                    errors.append(exc)
-                    if route is not None and index < len(targets) - 1:
-                        self.metrics.fell_back(route, target, classify(exc).status)
-                    continue
-                if route is not None:
-                    self.metrics.served_by(route, target)
-                return result
-            raise _final(route, errors)
+            result, release = await self._fallback(
+                targets,
+                route,
+                deadline_at,
+                lambda target: self._with_retries(target, operation, deadline_at),
+            )
+            release()
+            return result
 
     async def _with_retries(
         self, target: Target, operation: Operation, deadline_at: float
@@ -202,28 +226,12 @@ class Pipeline:
         """
         async with self.limits.process_slot():
             deadline_at = time.monotonic() + self.deadline
-            errors: list[LLMError] = []
-            opened: OpenStream | None = None
-            release: Release | None = None
-            for index, target in enumerate(targets):
-                try:
-                    last = index == len(targets) - 1
-                    release = await self._provider_slot(target, deadline_at, last=last)
-                    try:
-                        opened = await self._open_with_retries(target, opener, deadline_at)
-                    except BaseException:
-                        release()
-                        raise
-                except LLMError as exc:
-                    errors.append(exc)
-                    if route is not None and index < len(targets) - 1:
-                        self.metrics.fell_back(route, target, classify(exc).status)
-                    continue
-                if route is not None:
-                    self.metrics.served_by(route, target)
-                break
-            if opened is None or release is None:
-                raise _final(route, errors)
+            opened, release = await self._fallback(
+                targets,
+                route,
+                deadline_at,
+                lambda target: self._open_with_retries(target, opener, deadline_at),
+            )
             try:
                 async with aclosing(self._drain(opened)) as events:
                     async for event in events:

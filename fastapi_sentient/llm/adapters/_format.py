@@ -8,11 +8,12 @@ answers, so a vendor module holds only what differs between vendors.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from fastapi_sentient.llm._errors import ProviderError
-from fastapi_sentient.llm._types import Completion, LLMRequest, StreamEvent
+from fastapi_sentient.llm._types import Completion, LLMRequest, StopReason, StreamEvent, Usage
+from fastapi_sentient.llm.adapters._content import ToolCallAssembler, stop_reason
 
 Redact = Callable[[str], str]
 
@@ -46,6 +47,39 @@ class WireFormat(Protocol):
     def reader(self, *, provider: str, model: str, redact: Redact) -> StreamReader:
         """A reader for one streamed answer."""
         ...
+
+
+class StreamState:
+    """What every vendor's stream reader keeps: tool calls, finish reason and serving model.
+
+    A vendor's reader subclasses it and adds how its events carry those (and usage).
+    """
+
+    stop_reasons: Mapping[str, StopReason]
+    """The vendor's finish reasons in our words."""
+
+    def __init__(self, *, provider: str, model: str, redact: Redact) -> None:
+        self.provider = provider
+        self.model = model
+        self.redact = redact
+        self.calls = ToolCallAssembler()
+        self.finish: str | None = None
+        self.response_model: str | None = None
+
+    def decode(self, data: str) -> dict[str, Any]:
+        """One event's JSON object (a 200 carrying an error raises)."""
+        return decode_object(data, provider=self.provider, model=self.model, redact=self.redact)
+
+    def done(self, usage: Usage | None) -> StreamEvent:
+        """The last event: usage, the assembled tool calls and why the answer stopped."""
+        return StreamEvent(
+            usage=usage,
+            response_model=self.response_model,
+            finish_reason=self.finish,
+            done=True,
+            tool_calls=self.calls.calls(),
+            stop_reason=stop_reason(self.finish, self.stop_reasons),
+        )
 
 
 def decode_object(raw: bytes | str, *, provider: str, model: str, redact: Redact) -> dict[str, Any]:

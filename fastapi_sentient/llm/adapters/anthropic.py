@@ -21,7 +21,6 @@ from fastapi_sentient.llm._types import Completion, LLMRequest, StreamEvent, Too
 from fastapi_sentient.llm._usage import AnthropicUsage, anthropic_usage
 from fastapi_sentient.llm.adapters._content import (
     ANTHROPIC_STOP,
-    ToolCallAssembler,
     Untranslatable,
     image_of,
     native_tool,
@@ -29,7 +28,7 @@ from fastapi_sentient.llm.adapters._content import (
     tool_calls_of,
     tool_choice_of,
 )
-from fastapi_sentient.llm.adapters._format import Redact, decode_object
+from fastapi_sentient.llm.adapters._format import Redact, StreamState
 
 KIND = "anthropic"
 BASE_URL = "https://api.anthropic.com/v1"
@@ -101,61 +100,49 @@ class AnthropicFormat:
         return StreamReader(provider=provider, model=model, redact=redact)
 
 
-class StreamReader:
+class StreamReader(StreamState):
     """Text and tool-input deltas by content block, then one event with usage at ``message_stop``."""
 
+    stop_reasons = ANTHROPIC_STOP
+
     def __init__(self, *, provider: str, model: str, redact: Redact) -> None:
-        self._provider = provider
-        self._model = model
-        self._redact = redact
-        self._usage = AnthropicUsage()
-        self._calls = ToolCallAssembler()
-        self._finish: str | None = None
-        self._response_model: str | None = None
+        super().__init__(provider=provider, model=model, redact=redact)
+        self.usage = AnthropicUsage()
 
     def read(self, event: str, data: str) -> Iterator[StreamEvent]:
         """Our events for one message event; an ``error`` event raises."""
         if event == "ping" or not data:
             return
-        decoded = decode_object(
-            data, provider=self._provider, model=self._model, redact=self._redact
-        )
+        decoded = self.decode(data)
         kind = decoded.get("type", event)
         if kind == "message_start":
             message = decoded.get("message") or {}
-            self._response_model = message.get("model")
-            self._usage.merge(message.get("usage"))
+            self.response_model = message.get("model")
+            self.usage.merge(message.get("usage"))
         elif kind == "content_block_start":
             block = decoded.get("content_block") or {}
             if block.get("type") == "tool_use":
                 index = int(decoded.get("index", 0))
-                self._calls.start(index, block.get("id"), block.get("name"))
+                self.calls.start(index, block.get("id"), block.get("name"))
                 yield StreamEvent(tool_call_delta=True)
         elif kind == "content_block_delta":
             delta = decoded.get("delta") or {}
             if delta.get("type") == "text_delta" and delta.get("text"):
                 yield StreamEvent(text=str(delta["text"]))
             elif delta.get("type") == "input_json_delta":
-                self._calls.add(int(decoded.get("index", 0)), delta.get("partial_json"))
+                self.calls.add(int(decoded.get("index", 0)), delta.get("partial_json"))
                 yield StreamEvent(tool_call_delta=True)
         elif kind == "message_delta":
-            self._finish = (decoded.get("delta") or {}).get("stop_reason") or self._finish
-            self._usage.merge(decoded.get("usage"))
+            self.finish = (decoded.get("delta") or {}).get("stop_reason") or self.finish
+            self.usage.merge(decoded.get("usage"))
         elif kind == "message_stop":
-            yield StreamEvent(
-                usage=self._usage.usage,
-                response_model=self._response_model,
-                finish_reason=self._finish,
-                done=True,
-                tool_calls=self._calls.calls(),
-                stop_reason=stop_reason(self._finish, ANTHROPIC_STOP),
-            )
+            yield self.done(self.usage.usage)
         elif kind == "error":
             error = decoded.get("error") or {}
             overloaded = isinstance(error, dict) and error.get("type") == "overloaded_error"
-            msg = self._redact(f"{self._provider} stream error: {str(error)[:300]}")
+            msg = self.redact(f"{self.provider} stream error: {str(error)[:300]}")
             status = 529 if overloaded else 500
-            raise ProviderError(msg, provider=self._provider, model=self._model, status=status)
+            raise ProviderError(msg, provider=self.provider, model=self.model, status=status)
 
 
 def _usage(data: Any) -> Usage | None:

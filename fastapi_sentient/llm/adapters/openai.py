@@ -26,7 +26,6 @@ from fastapi_sentient.llm._types import (
 from fastapi_sentient.llm._usage import openai_usage
 from fastapi_sentient.llm.adapters._content import (
     OPENAI_STOP,
-    ToolCallAssembler,
     Untranslatable,
     image_of,
     native_tool,
@@ -35,7 +34,7 @@ from fastapi_sentient.llm.adapters._content import (
     tool_calls_of,
     tool_choice_of,
 )
-from fastapi_sentient.llm.adapters._format import Redact, decode_object
+from fastapi_sentient.llm.adapters._format import Redact, StreamState
 
 KIND = "openai"
 BASE_URL = "https://api.openai.com/v1"
@@ -94,43 +93,30 @@ class OpenAIFormat:
         return StreamReader(provider=provider, model=model, redact=redact)
 
 
-class StreamReader:
+class StreamReader(StreamState):
     """Text and tool-call deltas of choice 0, then one event with usage at ``[DONE]``."""
 
-    def __init__(self, *, provider: str, model: str, redact: Redact) -> None:
-        self._provider = provider
-        self._model = model
-        self._redact = redact
-        self._usage: Usage | None = None
-        self._finish: str | None = None
-        self._response_model: str | None = None
-        self._calls = ToolCallAssembler()
+    stop_reasons = OPENAI_STOP
+    usage: Usage | None = None
 
     def read(self, event: str, data: str) -> Iterator[StreamEvent]:
         """Our events for one chunk."""
         if data.strip() == "[DONE]":
-            yield StreamEvent(
-                usage=self._usage,
-                response_model=self._response_model,
-                finish_reason=self._finish,
-                done=True,
-                tool_calls=self._calls.calls(),
-                stop_reason=stop_reason(self._finish, OPENAI_STOP),
-            )
+            yield self.done(self.usage)
             return
-        chunk = decode_object(data, provider=self._provider, model=self._model, redact=self._redact)
-        self._response_model = chunk.get("model") or self._response_model
-        self._usage = _usage(chunk.get("usage")) or self._usage
+        chunk = self.decode(data)
+        self.response_model = chunk.get("model") or self.response_model
+        self.usage = _usage(chunk.get("usage")) or self.usage
         for choice in chunk.get("choices") or []:
             if choice.get("index", 0) != 0:
                 continue
-            self._finish = choice.get("finish_reason") or self._finish
+            self.finish = choice.get("finish_reason") or self.finish
             delta = choice.get("delta") or {}
             for item in delta.get("tool_calls") or ():
                 index = int(item.get("index", 0))
                 function = item.get("function") or {}
-                self._calls.start(index, item.get("id"), function.get("name"))
-                self._calls.add(index, function.get("arguments"))
+                self.calls.start(index, item.get("id"), function.get("name"))
+                self.calls.add(index, function.get("arguments"))
             if delta.get("tool_calls"):
                 yield StreamEvent(tool_call_delta=True)
             text = delta.get("content")

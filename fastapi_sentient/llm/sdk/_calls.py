@@ -23,7 +23,7 @@ times the SDK's own attempts.  :meth:`SDKCalls.call` and :meth:`SDKCalls.stream`
 run the SDK call through the pipeline (concurrency limits, deadline, retries,
 breaker, attempt timeout, span) and read tokens from the response's or the
 stream's ``usage`` (either SDK's shape) for the metrics and cost.  SDK
-exceptions are re-raised as :mod:`fastapi_sentient.llm._errors` types with the
+exceptions are re-raised as the errors of :mod:`fastapi_sentient.llm`, with the
 SDK's exception as ``__cause__``.
 """
 
