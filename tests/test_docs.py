@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,17 @@ def test_quickstart_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
         assert client.get("/ready").status_code == 200
         assert client.get("/health").json()["degraded"] == 1
         assert client.get("/agents/a7").json() == {"agent": "a7", "leader": True}
+
+
+def test_contributing_names_real_paths_and_targets() -> None:
+    """Every repository path and make target CONTRIBUTING.md names exists."""
+    page = (ROOT / "CONTRIBUTING.md").read_text()
+    concrete = re.sub(r"[\w./-]*<[^>]+>[\w./-]*", "", page)  # templates such as <kind>.py
+    roots = "fastapi_sentient|tests|docs|bench|example_app|deploy|\\.ci"
+    paths = set(re.findall(rf"(?<![\w/.])((?:{roots})/[\w./-]*\w)", concrete))
+    paths |= {"pyproject.toml", ".pre-commit-config.yaml", "CHANGELOG.md", "Makefile"}
+    assert sorted(p for p in paths if not (ROOT / p).exists()) == []
+    targets = set(re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    named = set(re.findall(r"`make ([a-z-]+)", page))
+    assert named
+    assert sorted(named - targets) == []
