@@ -23,23 +23,13 @@ the middleware labels ``__unmatched__``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-
-def _as_listed(routes: Iterable[Any]) -> Iterator[Any]:
-    return iter(routes)
-
-
-try:  # a FastAPI keeping included routers as tree nodes yields their effective routes here
-    from fastapi.routing import (  # type: ignore[attr-defined,unused-ignore]
-        _iter_included_route_candidates as _included_candidates,
-    )
-except ImportError:  # a FastAPI without it copies included routes into the app's list
-    _included_candidates = _as_listed
+from fastapi_sentient._compat import fastapi as fastapi_compat
 
 UNMATCHED = "__unmatched__"
 
@@ -123,7 +113,7 @@ class RouteIndex:
         self._mounts.sort(key=lambda entry: -entry[1].count("/"))
 
     def _collect(self, routes: Iterable[Any], prefix: str) -> None:
-        for route in _included_candidates(list(routes)):
+        for route in fastapi_compat.included_route_candidates(routes):
             if isinstance(route, Mount):
                 template = prefix + route.path
                 if "{" in template:

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool, StaticPool
 from sqlalchemy.util import greenlet_spawn
 
+from fastapi_sentient._compat import sqlalchemy as sqlalchemy_compat
 from fastapi_sentient.exceptions import (
     ConfigurationError,
     DatabaseTimeoutError,
@@ -92,6 +93,7 @@ class _MeteredQueuePool(AsyncAdaptedQueuePool):
     def __init__(self, creator: Any, pool_size: int = 5, **kw: Any) -> None:
         # recreate() (dispose, recycle) passes the old size; resize() changes state.size
         super().__init__(creator, pool_size=self.state.size, **kw)
+        sqlalchemy_compat.check_queue_pool(self)
 
     def connect(self) -> PoolProxiedConnection:
         state = self.state
@@ -104,7 +106,7 @@ class _MeteredQueuePool(AsyncAdaptedQueuePool):
             state.metrics.timeout()
             msg = (
                 f"database pool {state.name!r} exhausted: no connection within "
-                f"{self._timeout:g}s ({self.checkedout()} in use of {state.size} + "
+                f"{self.timeout():g}s ({self.checkedout()} in use of {state.size} + "
                 f"{state.max_overflow} overflow); raise SENTIENT_DB_POOL_SIZE or "
                 "SENTIENT_DB_MAX_OVERFLOW, or release sessions sooner"
             )
@@ -121,10 +123,11 @@ class _MeteredQueuePool(AsyncAdaptedQueuePool):
         With ``older_than``, only those idle longer than that many seconds, and
         the newest ``keep_idle`` idle connections stay open whatever their age.
         """
+        queue = sqlalchemy_compat.idle_queue(self)
         records = []
         while True:
             try:
-                records.append(self._pool.get(False))
+                records.append(queue.get(False))
             except Exception:  # noqa: BLE001  the pool queue's Empty class is not public
                 break
         now = time.monotonic()
@@ -138,12 +141,12 @@ class _MeteredQueuePool(AsyncAdaptedQueuePool):
                 (close if idle > older_than else keep).append(record)
         # back in the pool before closing the others (closing awaits the driver)
         for record in reversed(keep):
-            self._pool.put(record, False)
+            queue.put(record, False)
         for record in close:
             try:
                 record.close()
             finally:
-                self._dec_overflow()
+                sqlalchemy_compat.forget_connection(self)
         return len(close)
 
 

@@ -6,7 +6,8 @@ from importlib import metadata
 from importlib.util import find_spec
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from starlette.applications import Starlette
 
 from fastapi_sentient._compat import fastapi as fastapi_compat
@@ -37,3 +38,23 @@ def test_an_app_without_the_config_fails_loudly() -> None:
     del app._telemetry  # type: ignore[attr-defined]
     with pytest.raises(LibraryInternalsError, match=r"^fastapi [\d.]+ has no FastAPI._telemetry"):
         fastapi_compat.turn_off_native_tracing(app)
+
+
+def test_included_routers_are_listed_with_their_full_templates() -> None:
+    """An included router's route appears once, under its prefixed path, on every supported FastAPI."""
+    router = APIRouter(prefix="/api")
+
+    @router.get("/items/{item_id}")
+    def item(item_id: int) -> int:
+        return item_id
+
+    app = FastAPI()
+    app.include_router(router)
+    listed = list(fastapi_compat.included_route_candidates(app.router.routes))
+    assert [r.path for r in listed if isinstance(r, APIRoute)] == ["/api/items/{item_id}"]
+
+
+def test_the_private_flattener_exists_exactly_from_0_137() -> None:
+    """FastAPI keeps included routers as nodes (and has the helper) from 0.137; before, the list is flat."""
+    flatten = fastapi_compat._candidates()
+    assert (flatten is not iter) == (_VERSION >= (0, 137))

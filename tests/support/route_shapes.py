@@ -64,9 +64,9 @@ class PrefixRoute(BaseRoute):
 
 
 def _flat(routes: list[Any]) -> list[Any]:
-    from fastapi_sentient.route_label import _included_candidates
+    from fastapi_sentient._compat.fastapi import included_route_candidates
 
-    return list(_included_candidates(routes))
+    return list(included_route_candidates(routes))
 
 
 def build(settings: SentientSettings | None = None) -> FastAPI:
