@@ -126,21 +126,15 @@ class Store:
         Raises:
             ClusterUnavailableError: Redis did not answer within ``timeout``.
         """
-        try:
-            async with asyncio.timeout(timeout):
-                if self._cluster:
-                    await self.client.initialize()
-                for script in self._scripts.values():
-                    await self.client.script_load(script.script)
-                await self._find_replicas()
-        except TimeoutError:
-            raise_if_cancelling()
-            msg = f"Redis did not answer within {timeout:g}s"
-            raise ClusterUnavailableError(msg) from None
-        except Exception as exc:  # noqa: BLE001  a client failure of any kind is an outage
-            raise_if_cancelling()
-            msg = mask_url(f"Redis failed: {type(exc).__name__}: {exc}")
-            raise ClusterUnavailableError(msg) from None
+
+        async def load() -> None:
+            if self._cluster:
+                await self.client.initialize()
+            for script in self._scripts.values():
+                await self.client.script_load(script.script)
+            await self._find_replicas()
+
+        await self._guarded("SCRIPT LOAD", load, timeout)
         self.prepared = True
 
     async def _run(
@@ -150,27 +144,20 @@ class Store:
         args: Sequence[Any] = (),
         timeout: float | None = None,
     ) -> Any:
+        script = self._scripts[name]
+        return await self._guarded(name, lambda: script(keys=list(keys), args=list(args)), timeout)
+
+    async def _guarded(
+        self, label: str, call: Callable[[], Awaitable[Any]], timeout: float | None = None
+    ) -> Any:
+        """Run ``call`` within the call timeout; every failure is one ClusterUnavailableError."""
         limit = timeout or self.timeout
         try:
             async with asyncio.timeout(limit):
-                return await self._scripts[name](keys=list(keys), args=list(args))
-        except TimeoutError:
-            raise_if_cancelling()
-            msg = f"Redis did not answer {name} within {limit:g}s"
-            raise ClusterUnavailableError(msg) from None
-        except Exception as exc:  # noqa: BLE001  a client failure of any kind is an outage
-            raise_if_cancelling()
-            text = mask_url(f"{type(exc).__name__}: {exc}")
-            msg = f"Redis {name} failed: {text}"
-            raise ClusterUnavailableError(msg) from None
-
-    async def _guarded(self, label: str, call: Callable[[], Awaitable[Any]]) -> Any:
-        try:
-            async with asyncio.timeout(self.timeout):
                 return await call()
         except TimeoutError:
             raise_if_cancelling()
-            msg = f"Redis did not answer {label} within {self.timeout:g}s"
+            msg = f"Redis did not answer {label} within {limit:g}s"
             raise ClusterUnavailableError(msg) from None
         except Exception as exc:  # noqa: BLE001  a client failure of any kind is an outage
             raise_if_cancelling()
@@ -248,14 +235,13 @@ class Store:
         body = getattr(scripts, name)
 
         async def call() -> tuple[Any, int]:
+            # WAIT must reach the connection (on Cluster, the node) that ran the script
             if self._cluster:
-                pipe = self.client.pipeline()
-                pipe.execute_command("EVAL", body, len(keys), *keys, *args)
-                pipe.execute_command("WAIT", needed, wait_ms, target_nodes=self._slot_node())
+                pipe, target = self.client.pipeline(), {"target_nodes": self._slot_node()}
             else:
-                pipe = self.client.pipeline(transaction=False)
-                pipe.execute_command("EVAL", body, len(keys), *keys, *args)
-                pipe.execute_command("WAIT", needed, wait_ms)
+                pipe, target = self.client.pipeline(transaction=False), {}
+            pipe.execute_command("EVAL", body, len(keys), *keys, *args)
+            pipe.execute_command("WAIT", needed, wait_ms, **target)
             reply, acks = await pipe.execute()
             return reply, int(acks)
 
@@ -440,17 +426,9 @@ class Store:
 
     async def put_service(self, service_id: str, document: str) -> None:
         """Store a service document."""
-        try:
-            async with asyncio.timeout(self.timeout):
-                await self.client.hset(self.keys.services, service_id, document)
-        except TimeoutError:
-            raise_if_cancelling()
-            msg = f"Redis did not answer HSET within {self.timeout:g}s"
-            raise ClusterUnavailableError(msg) from None
-        except Exception as exc:  # noqa: BLE001  a client failure of any kind is an outage
-            raise_if_cancelling()
-            msg = mask_url(f"Redis HSET failed: {type(exc).__name__}: {exc}")
-            raise ClusterUnavailableError(msg) from None
+        await self._guarded(
+            "HSET", lambda: self.client.hset(self.keys.services, service_id, document)
+        )
 
     async def unregister(self, service_id: str, node: str) -> bool:
         """Delete a service document owned by ``node``."""
