@@ -18,7 +18,6 @@ import importlib.util
 import logging
 import os
 import signal
-import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -28,6 +27,7 @@ from starlette.requests import HTTPConnection
 
 from fastapi_sentient._missing import MissingExtra
 from fastapi_sentient._server import detect_port, server_name
+from fastapi_sentient.cluster.node import default_node_id, serving_port
 from fastapi_sentient.component import Component
 from fastapi_sentient.exceptions import MissingDependencyError, SentientError, StartupError
 from fastapi_sentient.health.cgroup import Cgroup
@@ -98,9 +98,7 @@ class Sentient:
             status_gauge.labels(state.name, state.type).set(state.status.gauge_value)
             self.readiness.publish()
 
-        self.node_id = (
-            settings.node_id or f"{socket.gethostname()}:{settings.port or 0}:{os.getpid()}"
-        )
+        self.node_id = default_node_id(settings.identity, settings.port)
         # the port this process serves on, once startup has found it (None: unknown)
         self.serving_port: int | None = settings.port
         self.health = HealthRegistry(
@@ -190,7 +188,20 @@ class Sentient:
         pool_errors(
             app, redactor=self.redact, database="db" in self.pools, redis="redis" in self.pools
         )
-        self.cluster: Coordinator = build_coordinator(self)
+        self.cluster: Coordinator = build_coordinator(
+            redis_url=settings.redis.url,
+            redis_required=settings.redis.required,
+            shutdown_timeout=settings.shutdown.shutdown_timeout,
+            cluster=settings.cluster,
+            identity=settings.identity,
+            metrics=self.metrics,
+            health=self.health,
+            lifecycle=self.lifecycle,
+            redactor=self.redact,
+            node_id=lambda: self.node_id,
+            port=lambda: serving_port(settings.port, self.serving_port),
+            health_path=settings.endpoints.health_path,
+        )
         self.components.extend([self.pools, self.cluster, self.resilience])
         self._llm: LLMGateway | None = None
         self._business: BusinessMetrics | None = None
@@ -256,7 +267,7 @@ class Sentient:
             return
         self.serving_port = detect_port(find_server(signal.getsignal(signal.SIGTERM)))
         if self.serving_port and self.settings.node_id is None:
-            self.node_id = f"{socket.gethostname()}:{self.serving_port}:{os.getpid()}"
+            self.node_id = default_node_id(self.settings.identity, self.serving_port)
             self.health.metadata["instanceId"] = self.node_id
 
     def _register_system_checks(self) -> None:

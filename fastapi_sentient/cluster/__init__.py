@@ -7,9 +7,9 @@ leader, epoch 1, members = itself).  See ``docs/cluster.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Unpack
 
-from fastapi_sentient.cluster.base import Coordinator
+from fastapi_sentient.cluster.base import Coordinator, CoordinatorInputs
 from fastapi_sentient.cluster.embedded import EmbeddedCoordinator
 from fastapi_sentient.cluster.errors import (
     ClusterUnavailableError,
@@ -29,15 +29,13 @@ from fastapi_sentient.cluster.fencing import (
 from fastapi_sentient.cluster.leadership import Leadership
 from fastapi_sentient.cluster.model import ClusterHealth, NodeRecord, ServiceInstance
 
-if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
-
 __all__ = [
     "ClusterEvent",
     "ClusterHealth",
     "ClusterUnavailableError",
     "ConfigConflictError",
     "Coordinator",
+    "CoordinatorInputs",
     "EmbeddedCoordinator",
     "FencedScript",
     "Leadership",
@@ -55,14 +53,25 @@ __all__ = [
 ]
 
 
-def build_coordinator(sentient: Sentient) -> Coordinator:
-    """The Redis coordinator when ``SENTIENT_REDIS_URL`` is set, else the embedded one."""
-    url = sentient.settings.redis_url
-    if not url:
-        return EmbeddedCoordinator(sentient)
+def build_coordinator(
+    *,
+    redis_url: str | None,
+    redis_required: bool,
+    shutdown_timeout: float,
+    **inputs: Unpack[CoordinatorInputs],
+) -> Coordinator:
+    """The Redis coordinator when ``SENTIENT_REDIS_URL`` is set, else the embedded one.
+
+    The Redis one opens its own connection (see :mod:`.connection`) and closes
+    it at shutdown.
+    """
+    if not redis_url:
+        return EmbeddedCoordinator(shutdown_timeout=shutdown_timeout, **inputs)
+    from fastapi_sentient.cluster.connection import ClusterConnection
     from fastapi_sentient.cluster.redis_backend import RedisCoordinator
 
-    return RedisCoordinator(sentient, url)
+    connection = ClusterConnection.from_url(redis_url, call_timeout=inputs["cluster"].call_timeout)
+    return RedisCoordinator(connection=connection, required=redis_required, **inputs)
 
 
 def __getattr__(name: str) -> object:

@@ -11,17 +11,22 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar, overload
 
 from fastapi_sentient.cluster.config_state import AppliedConfig, ConfigCallback
 from fastapi_sentient.cluster.events import ClusterEvent, EventBus, Listener
 from fastapi_sentient.cluster.leadership import LeaderFunction, Leadership, LeaderWork
 from fastapi_sentient.cluster.model import ClusterHealth, NodeRecord, ServiceInstance
+from fastapi_sentient.cluster.node import describe_node
 from fastapi_sentient.cluster.observability import ClusterMetrics, cluster_check
 from fastapi_sentient.health.result import HealthStatus, aggregate
 
 if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.health.registry import HealthRegistry
+    from fastapi_sentient.lifecycle import Lifecycle
+    from fastapi_sentient.metrics.registry import Metrics
+    from fastapi_sentient.redact import Redactor
+    from fastapi_sentient.settings_groups import ClusterSettings, IdentitySettings
 
 logger = logging.getLogger("fastapi_sentient.cluster")
 
@@ -32,22 +37,58 @@ EL = TypeVar("EL", bound=Listener)
 CHECK_NAME = "cluster"
 
 
+class CoordinatorInputs(TypedDict):
+    """What every coordinator is built from (the keyword arguments of :class:`Coordinator`)."""
+
+    cluster: ClusterSettings
+    identity: IdentitySettings
+    metrics: Metrics
+    health: HealthRegistry
+    lifecycle: Lifecycle
+    redactor: Redactor
+    node_id: Callable[[], str]
+    port: Callable[[], int | None]
+    health_path: NotRequired[str]
+
+
 class Coordinator(ABC):
     """Membership, leader election with fencing, service registry and shared configuration.
 
     The component is started before the user's lifespan and stopped after it.
+    It takes only what it uses: its settings, where it reports (metrics, the
+    health registry, the lifecycle), the redactor for the secrets it handles,
+    and providers of the node id and serving port, which are known only once
+    the server has started.
     """
 
     name = "cluster"
     backend = "abstract"
 
-    def __init__(self, sentient: Sentient) -> None:
-        self._sentient = sentient
-        self.settings = sentient.settings
+    def __init__(
+        self,
+        *,
+        cluster: ClusterSettings,
+        identity: IdentitySettings,
+        metrics: Metrics,
+        health: HealthRegistry,
+        lifecycle: Lifecycle,
+        redactor: Redactor,
+        node_id: Callable[[], str],
+        port: Callable[[], int | None],
+        health_path: str = "/health",
+    ) -> None:
+        self.settings = cluster
+        self.identity = identity
+        self._health = health
+        self._lifecycle = lifecycle
+        self._redact = redactor
+        self._node_id = node_id
+        self._port = port
+        self._health_path = health_path
         self.events = EventBus()
-        self._work = LeaderWork(restart_delay=self.settings.retry_period)
+        self._work = LeaderWork(restart_delay=cluster.retry_period)
         self.config = AppliedConfig(self.events)
-        self._metrics = ClusterMetrics(sentient.metrics)
+        self._metrics = ClusterMetrics(metrics)
 
     # --- component ------------------------------------------------------------------------
 
@@ -64,7 +105,7 @@ class Coordinator(ABC):
     @property
     def node_id(self) -> str:
         """This process's identity in the cluster."""
-        return self._sentient.node_id
+        return self._node_id()
 
     @property
     @abstractmethod
@@ -164,30 +205,56 @@ class Coordinator(ABC):
         self.config.callbacks.append(callback)
         return callback
 
-    def on(self, event: str) -> Callable[[EL], EL]:
-        """Decorator: ``@cluster.on("elected")`` calls the function with each such event."""
+    @overload
+    def on(self, event: str) -> Callable[[EL], EL]: ...
 
-        def register(listener: EL) -> EL:
+    @overload
+    def on(self, event: str, listener: EL) -> EL: ...
+
+    def on(self, event: str, listener: EL | None = None) -> Callable[[EL], EL] | EL:
+        """Call ``listener(event)`` for each event of that type (see :mod:`.events`).
+
+        ``cluster.on("elected", listener)`` registers at once and
+        ``@cluster.on("elected")`` as a decorator; both return the listener.
+        Unknown event types raise ``ValueError``.
+        """
+        if listener is not None:
             self.events.add(event, listener)
             return listener
+
+        def register(function: EL) -> EL:
+            self.events.add(event, function)
+            return function
 
         return register
 
     # --- shared machinery -------------------------------------------------------------------
 
+    def _describe(self, incarnation: str, started_at: float | None) -> NodeRecord:
+        """This node's member record as of now."""
+        return describe_node(
+            self.identity,
+            self.settings.roles,
+            self.node_id,
+            self._port(),
+            incarnation=incarnation,
+            status=self._local_status(),
+            started_at=started_at,
+        )
+
     def _register_check(self) -> None:
-        if CHECK_NAME not in self._sentient.health.checks:
-            self._sentient.health.add(
+        if CHECK_NAME not in self._health.checks:
+            self._health.add(
                 CHECK_NAME,
                 cluster_check(self.cluster_health),
                 type="cluster",
-                critical=self.settings.cluster_critical,
+                critical=self.settings.critical,
                 interval=self.settings.heartbeat_interval,
             )
 
     def _local_status(self) -> str:
         """This node's own health (the cluster check left out, or it would feed on itself)."""
-        checks = self._sentient.health.checks
+        checks = self._health.checks
         statuses = [c.status for name, c in checks.items() if name != CHECK_NAME]
         return aggregate(statuses).value if statuses else HealthStatus.HEALTHY.value
 
@@ -209,7 +276,7 @@ class Coordinator(ABC):
             )
         )
         if not stopped:
-            self._sentient.lifecycle.fail(
+            self._lifecycle.fail(
                 f"leader tasks of epoch {leadership.epoch} did not stop within {bound:g}s "
                 "after losing leadership"
             )

@@ -12,12 +12,16 @@ The URL forms are those of :mod:`fastapi_sentient.redis_url`.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from fastapi_sentient.exceptions import MissingDependencyError
 from fastapi_sentient.redis_url import RedisEndpoint, parse_redis_url
 
-__all__ = ["RedisEndpoint", "open_client", "parse_redis_url"]
+__all__ = ["ClusterConnection", "RedisEndpoint", "open_client", "parse_redis_url"]
+
+logger = logging.getLogger("fastapi_sentient.cluster")
 
 
 def open_client(
@@ -71,3 +75,37 @@ def open_client(
     return sentinel.master_for(
         endpoint.service or "mymaster", db=endpoint.db, ssl=endpoint.ssl, **auth, **common
     )
+
+
+class ClusterConnection:
+    """The coordinator's way to one Redis deployment: a command client and Pub/Sub clients.
+
+    One per process in a service (the coordinator opens it from the URL and
+    closes it at shutdown).  Coordinators may share one; then whoever opened
+    it closes it.
+    """
+
+    def __init__(self, endpoint: RedisEndpoint, *, call_timeout: float) -> None:
+        self.endpoint = endpoint
+        self.call_timeout = call_timeout
+        # nothing connects yet: clients connect on their first command
+        self.client: Any = open_client(endpoint, timeout=call_timeout, connect_timeout=call_timeout)
+
+    @classmethod
+    def from_url(cls, url: str, *, call_timeout: float) -> ClusterConnection:
+        """A connection to the Redis ``url`` names, every call bounded by ``call_timeout``."""
+        return cls(parse_redis_url(url), call_timeout=call_timeout)
+
+    def subscriber(self) -> Any:
+        """A new client for one Pub/Sub subscription (reads wait for messages unbounded)."""
+        return open_client(
+            self.endpoint, timeout=None, connect_timeout=self.call_timeout, max_connections=2
+        )
+
+    async def aclose(self) -> None:
+        """Close the command client's connections (bounded; never raises)."""
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                await self.client.aclose()
+        except Exception:
+            logger.debug("closing the cluster Redis client failed", exc_info=True)

@@ -13,7 +13,7 @@ import dataclasses
 import json
 import secrets
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from fastapi_sentient.cluster.base import Coordinator
 from fastapi_sentient.cluster.errors import ConfigConflictError
@@ -25,10 +25,9 @@ from fastapi_sentient.cluster.model import (
     ServiceInstance,
     default_health_url,
 )
-from fastapi_sentient.cluster.node import describe_node
 
 if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.cluster.base import CoordinatorInputs
 
 
 class EmbeddedCoordinator(Coordinator):
@@ -36,8 +35,10 @@ class EmbeddedCoordinator(Coordinator):
 
     backend = "embedded"
 
-    def __init__(self, sentient: Sentient) -> None:
-        super().__init__(sentient)
+    def __init__(self, *, shutdown_timeout: float, **inputs: Unpack[CoordinatorInputs]) -> None:
+        """``shutdown_timeout`` bounds the wait for leader tasks at shutdown."""
+        super().__init__(**inputs)
+        self._shutdown_timeout = shutdown_timeout
         self.incarnation = secrets.token_hex(8)
         self._leadership: Leadership | None = None
         self._started: datetime | None = None
@@ -74,7 +75,7 @@ class EmbeddedCoordinator(Coordinator):
         """Stop leader tasks, then leave."""
         lead, self._leadership = self._leadership, None
         if lead is not None:
-            await self._stop_leading(lead, "shutdown", self.settings.shutdown_timeout)
+            await self._stop_leading(lead, "shutdown", self._shutdown_timeout)
         self.events.emit(
             ClusterEvent(
                 "node_left", node_id=self.node_id, incarnation=self.incarnation, reason="shutdown"
@@ -84,7 +85,7 @@ class EmbeddedCoordinator(Coordinator):
 
     def _record(self) -> NodeRecord:
         started = self._started.timestamp() if self._started else None
-        record = describe_node(self._sentient, self.incarnation, self._local_status(), started)
+        record = self._describe(self.incarnation, started)
         return dataclasses.replace(record, last_heartbeat=datetime.now(UTC))
 
     async def members(self) -> list[NodeRecord]:
@@ -127,10 +128,10 @@ class EmbeddedCoordinator(Coordinator):
         instance = ServiceInstance(
             id=service_id or f"{name}@{self.node_id}",
             name=name,
-            version=version or self.settings.version,
+            version=version or self.identity.version,
             address=address,
             port=port,
-            health_url=health_url or default_health_url(address, port, self.settings.health_path),
+            health_url=health_url or default_health_url(address, port, self._health_path),
             tags=tuple(tags),
             metadata=dict(metadata or {}),
             node_id=self.node_id,

@@ -1,7 +1,12 @@
-"""How this node describes itself to the others."""
+"""How this node names and describes itself to the others.
+
+The node id is built here and nowhere else: the cluster, the health report's
+``instanceId`` and the logs all name a process the same way.
+"""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 from datetime import UTC, datetime
@@ -11,32 +16,47 @@ from fastapi_sentient.cluster.model import NodeRecord
 from fastapi_sentient.signals import find_server
 
 if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.settings_groups import IdentitySettings
 
 
-def serving_port(sentient: Sentient) -> int | None:
+def default_node_id(identity: IdentitySettings, port: int | None) -> str:
+    """``SENTIENT_NODE_ID``, else ``host:port:pid`` (port 0 while it is unknown).
+
+    The pid is part of it because every worker process of a server runs the
+    lifespan, so each is a node of its own.
+    """
+    return identity.node_id or f"{socket.gethostname()}:{port or 0}:{os.getpid()}"
+
+
+def serving_port(configured: int | None, found: int | None) -> int | None:
     """SENTIENT_PORT, else the port found at startup, else uvicorn's, if known."""
-    if sentient.settings.port:
-        return sentient.settings.port
-    if sentient.serving_port:
-        return sentient.serving_port
+    if configured:
+        return configured
+    if found:
+        return found
     server = find_server(signal.getsignal(signal.SIGTERM))
     port = getattr(getattr(server, "config", None), "port", None)
     return int(port) if port else None
 
 
 def describe_node(
-    sentient: Sentient, incarnation: str, status: str, started_at: float | None
+    identity: IdentitySettings,
+    roles: tuple[str, ...] | list[str],
+    node_id: str,
+    port: int | None,
+    *,
+    incarnation: str,
+    status: str,
+    started_at: float | None,
 ) -> NodeRecord:
     """This node's member record (heartbeat time is the store's to set)."""
-    s = sentient.settings
     return NodeRecord(
-        node_id=sentient.node_id,
+        node_id=node_id,
         incarnation=incarnation,
-        address=s.advertise_host or socket.gethostname(),
-        port=serving_port(sentient),
-        version=s.version,
-        roles=tuple(s.cluster_roles),
+        address=identity.advertise_host or socket.gethostname(),
+        port=port,
+        version=identity.version,
+        roles=tuple(roles),
         status=status,
         started=datetime.fromtimestamp(started_at, UTC) if started_at else None,
     )

@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from fastapi_sentient.cluster.base import Coordinator
 from fastapi_sentient.cluster.clock import OutageLog, pause
 from fastapi_sentient.cluster.config_watch import ConfigWatcher
-from fastapi_sentient.cluster.connection import RedisEndpoint, open_client, parse_redis_url
+from fastapi_sentient.cluster.connection import ClusterConnection, RedisEndpoint
 from fastapi_sentient.cluster.elector import Elector, Timings
 from fastapi_sentient.cluster.errors import ClusterUnavailableError
 from fastapi_sentient.cluster.events import ClusterEvent
@@ -33,14 +33,13 @@ from fastapi_sentient.cluster.keys import Keys
 from fastapi_sentient.cluster.leadership import Leadership
 from fastapi_sentient.cluster.membership import Membership
 from fastapi_sentient.cluster.model import ClusterHealth, NodeRecord, ServiceInstance
-from fastapi_sentient.cluster.node import describe_node
 from fastapi_sentient.cluster.services import ServiceRegistry
 from fastapi_sentient.cluster.store import Store, StreamEntry
 from fastapi_sentient.cluster.wakeup import listen
 from fastapi_sentient.exceptions import StartupError
 
 if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.cluster.base import CoordinatorInputs
 
 logger = logging.getLogger("fastapi_sentient.cluster")
 
@@ -50,14 +49,27 @@ class RedisCoordinator(Coordinator):
 
     backend = "redis"
 
-    def __init__(self, sentient: Sentient, url: str) -> None:
-        super().__init__(sentient)
+    def __init__(
+        self,
+        *,
+        connection: ClusterConnection,
+        required: bool = True,
+        owns_connection: bool = True,
+        **inputs: Unpack[CoordinatorInputs],
+    ) -> None:
+        """``required``: fail startup when Redis cannot be reached (else keep trying).
+
+        ``owns_connection``: close ``connection`` at shutdown (False when it is
+        shared with other coordinators, which its opener then closes).
+        """
+        super().__init__(**inputs)
         s = self.settings
-        self.endpoint: RedisEndpoint = parse_redis_url(url)
-        self.keys = Keys.for_cluster(s.cluster_name)
-        self.timings = Timings(
-            s.lease_ttl, s.renew_deadline, s.retry_period, s.cluster_call_timeout
-        )
+        self._connection = connection
+        self._owns_connection = owns_connection
+        self._required = required
+        self.endpoint: RedisEndpoint = connection.endpoint
+        self.keys = Keys.for_cluster(s.name)
+        self.timings = Timings(s.lease_ttl, s.renew_deadline, s.retry_period, s.call_timeout)
         self._tasks: list[asyncio.Task[Any]] = []
         self._helpers: set[asyncio.Task[Any]] = set()
         self._beat = asyncio.Event()
@@ -69,20 +81,17 @@ class RedisCoordinator(Coordinator):
         self._started_at: float | None = None
         self._beat_log = OutageLog(logger, "cluster heartbeat")
         self._watch_log = OutageLog(logger, "cluster config watch")
-        # nothing below connects yet: clients connect on their first command
-        self._client: Any = open_client(
-            self.endpoint, timeout=s.cluster_call_timeout, connect_timeout=s.cluster_call_timeout
-        )
+        self._client: Any = connection.client
         self._store = Store(
             self._client,
             self.keys,
-            timeout=s.cluster_call_timeout,
+            timeout=s.call_timeout,
             lease_ms=round(s.lease_ttl * 1000),
             node_ttl_ms=round(s.node_ttl * 1000),
-            min_replicas=s.cluster_min_replicas,
-            replica_timeout=s.cluster_replica_timeout,
+            min_replicas=s.min_replicas,
+            replica_timeout=s.replica_timeout,
         )
-        membership = Membership(self._store, self.events, self._describe, s.node_ttl)
+        membership = Membership(self._store, self.events, self._record, s.node_ttl)
         self._membership = membership
         self._elector = Elector(
             self._store,
@@ -95,18 +104,18 @@ class RedisCoordinator(Coordinator):
         )
         self._services = ServiceRegistry(
             self._store,
-            lambda: self._describe(membership.incarnation),
+            lambda: self._record(membership.incarnation),
             lambda: membership.incarnation,
-            s.health_path,
+            self._health_path,
         )
         self._watcher = ConfigWatcher(
             self._store, self.config, on_entry=self._on_entry, on_reset=self._on_reset
         )
         # a change of this node's health is announced at once, not at the next heartbeat
-        sentient.health.on_change(lambda _name, _old, _new: self._beat.set())
+        self._health.on_change(lambda _name, _old, _new: self._beat.set())
 
-    def _describe(self, incarnation: str) -> NodeRecord:
-        return describe_node(self._sentient, incarnation, self._local_status(), self._started_at)
+    def _record(self, incarnation: str) -> NodeRecord:
+        return self._describe(incarnation, self._started_at)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -115,7 +124,7 @@ class RedisCoordinator(Coordinator):
         self._started_at = time.time()
         self._closed = False
         membership, elector, watcher = self._membership, self._elector, self._watcher
-        self._sentient.redact.add(self.endpoint.password)
+        self._redact.add(self.endpoint.password)
         try:
             await self._prepare()
             await membership.heartbeat()
@@ -123,21 +132,23 @@ class RedisCoordinator(Coordinator):
             await watcher.start()
             self._set_connected(True, None)
         except ClusterUnavailableError as exc:
-            if self.settings.redis_required:
+            if self._required:
                 await self._close_client()
                 msg = f"cluster: cannot reach Redis at {self.endpoint.display}: {exc}"
-                raise StartupError(self._sentient.redact(msg)) from None
+                raise StartupError(self._redact(msg)) from None
             self._set_connected(False, str(exc))
             logger.warning("cluster: starting without Redis (%s); will keep trying", exc)
         self._metrics.members(membership.live)
         self._register_check()
-        spawn = self._sentient.lifecycle.spawn
+        spawn = self._lifecycle.spawn
         self._tasks = [
             spawn(elector.run(), "cluster-elector"),
             spawn(self._heartbeat_loop(), "cluster-heartbeat"),
             spawn(self._watch_loop(), "cluster-watch"),
             spawn(
-                listen(self._pubsub_client, self.keys.channel, self._poll, self.timings.retry),
+                listen(
+                    self._connection.subscriber, self.keys.channel, self._poll, self.timings.retry
+                ),
                 "cluster-wakeup",
             ),
         ]
@@ -152,9 +163,7 @@ class RedisCoordinator(Coordinator):
         for task in loops:
             task.cancel()
         if loops:
-            _done, stuck = await asyncio.wait(
-                loops, timeout=1.0 + self.settings.cluster_call_timeout
-            )
+            _done, stuck = await asyncio.wait(loops, timeout=1.0 + self.settings.call_timeout)
             for task in stuck:
                 logger.error("cluster loop %s did not stop when cancelled", task.get_name())
         self._tasks.clear()
@@ -168,23 +177,11 @@ class RedisCoordinator(Coordinator):
 
     async def _prepare(self) -> None:
         if not self._store.prepared:
-            await self._store.prepare(max(2.0, 10 * self.settings.cluster_call_timeout))
+            await self._store.prepare(max(2.0, 10 * self.settings.call_timeout))
 
     async def _close_client(self) -> None:
-        if self._client is not None:
-            try:
-                async with asyncio.timeout(self.settings.cluster_call_timeout):
-                    await self._client.aclose()
-            except Exception:
-                logger.debug("closing the cluster Redis client failed", exc_info=True)
-
-    def _pubsub_client(self) -> Any:
-        return open_client(
-            self.endpoint,
-            timeout=None,
-            connect_timeout=self.settings.cluster_call_timeout,
-            max_connections=2,
-        )
+        if self._owns_connection:
+            await self._connection.aclose()
 
     # --- loops ---------------------------------------------------------------------------------
 
@@ -240,7 +237,7 @@ class RedisCoordinator(Coordinator):
     async def _ring(self) -> None:
         """Wake every node's watch loop: the stream now holds this election."""
         try:
-            async with asyncio.timeout(self.settings.cluster_call_timeout):
+            async with asyncio.timeout(self.settings.call_timeout):
                 await self._client.publish(self.keys.channel, "elected")
         except Exception:  # noqa: BLE001  a doorbell only: followers read the stream anyway
             logger.debug("announcing the election failed; followers learn it on their own")
@@ -268,7 +265,7 @@ class RedisCoordinator(Coordinator):
         changed = connected != self._connected
         self._connected = connected
         self._error = error
-        health = self._sentient.health
+        health = self._health
         if changed and health.started and "cluster" in health.checks:
             task = asyncio.get_running_loop().create_task(health.refresh("cluster"))
             self._helpers.add(task)
