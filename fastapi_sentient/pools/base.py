@@ -138,6 +138,24 @@ class PoolMetrics:
         if self._closed is not None:
             self._closed.labels(self.name).inc(count)
 
+    def snapshot(
+        self, *, size: int, max_size: int, in_use: int, idle: int, overflow: int = 0
+    ) -> PoolStats:
+        """The pool's :class:`PoolStats`: the connection counts given, the totals counted here."""
+        return PoolStats(
+            name=self.name,
+            kind=self.kind,
+            size=size,
+            max_size=max_size,
+            in_use=in_use,
+            idle=idle,
+            overflow=overflow,
+            waiting=self.waiting,
+            created=self.created,
+            closed=self.closed,
+            acquire_timeouts=self.acquire_timeouts,
+        )
+
     @contextmanager
     def acquiring(self) -> Iterator[None]:
         """Wrap one acquire: counts the caller as waiting and observes the wait on success."""

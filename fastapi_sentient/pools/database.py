@@ -390,19 +390,12 @@ class DatabasePool:
             in_use, idle = pool.checkedout(), pool.checkedin()
         elif pool is not None:
             base = cap = 1
-        m = self.metrics
-        return PoolStats(
-            name=self.name,
-            kind=self.kind,
+        return self.metrics.snapshot(
             size=in_use + idle,
             max_size=cap,
             in_use=in_use,
             idle=idle,
             overflow=max(0, in_use + idle - base),
-            waiting=m.waiting,
-            created=m.created,
-            closed=m.closed,
-            acquire_timeouts=m.acquire_timeouts,
         )
 
     async def recycle(self) -> None:

@@ -189,18 +189,8 @@ class HttpPool:
             transport.reconcile()
             size, idle = transport.open_counts()
             in_use = transport.gate.in_use
-        return PoolStats(
-            name=self.name,
-            kind=self.kind,
-            size=size,
-            max_size=self.max_connections,
-            in_use=in_use,
-            idle=idle,
-            overflow=0,
-            waiting=self.metrics.waiting,
-            created=self.metrics.created,
-            closed=self.metrics.closed,
-            acquire_timeouts=self.metrics.acquire_timeouts,
+        return self.metrics.snapshot(
+            size=size, max_size=self.max_connections, in_use=in_use, idle=idle
         )
 
     async def recycle(self) -> None:

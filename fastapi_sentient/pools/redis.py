@@ -246,19 +246,11 @@ class RedisPool(RedisPoolConfig):
         pool = self._pool
         in_use = len(redis_compat.in_use_connections(pool)) if pool is not None else 0
         idle = len(pool.connected_idle()) if pool is not None else 0
-        m = self.metrics
-        return PoolStats(
-            name=self.name,
-            kind=self.kind,
+        return self.metrics.snapshot(
             size=in_use + idle,
             max_size=pool.max_connections if pool is not None else self.max_connections,
             in_use=in_use,
             idle=idle,
-            overflow=0,
-            waiting=m.waiting,
-            created=m.created,
-            closed=m.closed,
-            acquire_timeouts=m.acquire_timeouts,
         )
 
     async def recycle(self) -> None:

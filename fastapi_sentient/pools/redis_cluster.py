@@ -198,19 +198,11 @@ class RedisClusterPool(RedisPoolConfig):
             in_use += len(redis_compat.node_connections(node)) - len(free)
             idle += sum(1 for c in free if c.is_connected)
         nodes = len(self._client.nodes_manager.nodes_cache) if self._client is not None else 0
-        m = self.metrics
-        return PoolStats(
-            name=self.name,
-            kind=self.kind,
+        return self.metrics.snapshot(
             size=in_use + idle,
             max_size=self.max_connections * max(nodes, 1),
             in_use=in_use,
             idle=idle,
-            overflow=0,
-            waiting=m.waiting,
-            created=m.created,
-            closed=m.closed,
-            acquire_timeouts=m.acquire_timeouts,
         )
 
     async def recycle(self) -> None:
