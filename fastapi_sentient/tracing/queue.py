@@ -167,18 +167,27 @@ class SpanQueue(SpanProcessor):
 
     def _work(self) -> None:
         while not self._closed:
-            self._wake.wait(self.schedule_delay)
+            woken = self._wake.wait(self.schedule_delay)
             self._wake.clear()
             self._waking = False
             if self._closed:
                 break
-            self._export_all()
+            # Woken by a full batch: export full batches only, so spans that keep
+            # arriving during an export do not turn into a stream of tiny requests.
+            # The delay elapsed: export at least what is there.
+            self._export_batches(whole_queue=False, at_least_one=not woken)
 
     def _export_all(self) -> None:
+        self._export_batches(whole_queue=True, at_least_one=True)
+
+    def _export_batches(self, *, whole_queue: bool, at_least_one: bool) -> None:
         queue = self._queue
+        size = self.batch_size
         with self._export_lock, suppress_instrumentation():
-            while queue:
-                count = min(len(queue), self.batch_size)
+            first = at_least_one
+            while queue and (whole_queue or first or len(queue) >= size):
+                first = False
+                count = min(len(queue), size)
                 batch = [queue.popleft() for _ in range(count)]
                 self._export(batch)
 
