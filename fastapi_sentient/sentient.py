@@ -150,7 +150,15 @@ class Sentient:
 
             configure_json_logging(service=settings.service_name, redact=self.redact)
         # Tracing starts first and stops last, so the last requests' spans are exported.
-        self.tracing: Tracing | None = build_tracing(self)
+        self.tracing: Tracing | None = build_tracing(
+            app,
+            settings=settings.tracing,
+            identity=settings.identity,
+            endpoints=settings.endpoints,
+            node_id=self.node_id,
+            metrics=self.metrics,
+            mounts=self.mounts,
+        )
         if self.tracing is not None:
             self.components.append(self.tracing)
         # built before the pools and the LLM layer, which guard their calls with it;
@@ -164,7 +172,7 @@ class Sentient:
             cluster_name=settings.cluster_name,
             node_id=lambda: self.node_id,
             redis=self._redis_client,  # read at start: the pools open first
-            trace_events=self.tracing is not None,
+            trace_events=self.tracing.spans.add_event if self.tracing is not None else None,
         )
         refusals(app, redactor=self.redact)
         self.pools: PoolRegistry = build_pools(
@@ -203,6 +211,9 @@ class Sentient:
             health_path=settings.endpoints.health_path,
         )
         self.components.extend([self.pools, self.cluster, self.resilience])
+        if self.tracing is not None:  # pools' child spans once open; leadership events
+            traced = self.tracing.follow(pools=self.pools, cluster=self.cluster)
+            self.components.insert(self.components.index(self.pools) + 1, traced)
         self._llm: LLMGateway | None = None
         self._business: BusinessMetrics | None = None
         self._components_started = False

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient.exceptions import ConfigurationError
@@ -73,7 +73,7 @@ class ResilienceRegistry:
         cluster_name: str,
         node_id: Callable[[], str],
         redis: Callable[[], Any] | None = None,
-        trace_events: bool = False,
+        trace_events: Callable[[str, Mapping[str, Any]], None] | None = None,
     ) -> None:
         """Create the configured policies now; checks and sharing begin at :meth:`start`.
 
@@ -86,7 +86,8 @@ class ResilienceRegistry:
             redis: the client of the Redis pool, read at :meth:`start`; the registry
                 is built before the pools (they guard calls with its policies) and
                 started after them.  None: decisions stay in this process.
-            trace_events: leave a span event on each transition (tracing is on).
+            trace_events: leaves a span event for each transition (the app's tracing
+                is on; :meth:`SpanHelpers.add_event <fastapi_sentient.tracing.spans.SpanHelpers.add_event>`).
         """
         self._health = health
         self._lifecycle = lifecycle
@@ -172,10 +173,8 @@ class ResilienceRegistry:
         self.metrics.publish_state(breaker.name, old, new)
         if old == new:
             return
-        if self._trace_events:
-            from fastapi_sentient.tracing.spans import add_event
-
-            add_event(
+        if self._trace_events is not None:
+            self._trace_events(
                 "circuit_breaker.state_change",
                 {"circuit_breaker.name": breaker.name, "from": old.label, "to": new.label},
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient._compat import fastapi as fastapi_compat
@@ -20,7 +21,13 @@ from fastapi_sentient.exceptions import MissingDependencyError
 from fastapi_sentient.tracing.spans import LLMSpan, active, add_event, llm_span, start_llm_span
 
 if TYPE_CHECKING:
-    from fastapi_sentient.sentient import Sentient
+    from fastapi_sentient.metrics.registry import Metrics
+    from fastapi_sentient.route_label import RouteIndex
+    from fastapi_sentient.settings_groups import (
+        EndpointSettings,
+        IdentitySettings,
+        TracingSettings,
+    )
     from fastapi_sentient.tracing.component import Tracing
 
 __all__ = [
@@ -38,10 +45,22 @@ logger = logging.getLogger("fastapi_sentient.tracing")
 _OURS: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def build_tracing(sentient: Sentient) -> Tracing | None:
-    """The tracing component, or None when tracing is off (or ``OTEL_SDK_DISABLED=true``)."""
-    settings = sentient.settings
-    if not settings.tracing_enabled:
+def build_tracing(
+    app: Any,
+    *,
+    settings: TracingSettings,
+    identity: IdentitySettings,
+    endpoints: EndpointSettings,
+    node_id: str,
+    metrics: Metrics,
+    mounts: Callable[[], RouteIndex],
+) -> Tracing | None:
+    """The tracing component, or None when tracing is off (or ``OTEL_SDK_DISABLED=true``).
+
+    ``node_id`` is the resource's ``service.instance.id``; ``mounts`` gives the
+    app's route index (span names), read per request.
+    """
+    if not settings.enabled:
         return None
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         logger.info("tracing is off: OTEL_SDK_DISABLED=true")
@@ -56,15 +75,20 @@ def build_tracing(sentient: Sentient) -> Tracing | None:
         package, extra = "opentelemetry-sdk", "tracing"
         raise MissingDependencyError(package, extra) from exc
 
+    parts: dict[str, Any] = {
+        "settings": settings,
+        "metrics": metrics,
+        "mounts": mounts,
+        "endpoint_paths": endpoints.endpoint_paths(),
+    }
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider) and current not in _OURS:
-        tracing = Tracing(sentient, current, owned=False)
+        tracing = Tracing(current, owned=False, **parts)
     else:
-        provider = build_provider(settings, sentient.node_id)
+        provider = build_provider(identity, settings.sample_ratio, node_id)
         _OURS.add(provider)
-        tracing = Tracing(sentient, provider, owned=True)
+        tracing = Tracing(provider, owned=True, **parts)
 
-    app = sentient.app
     if otel_contrib.instrumented_by_fastapi_instrumentor(app):
         # FastAPIInstrumentor already makes the server spans; a second one would
         # nest every request in itself.

@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fastapi_sentient._compat import otel_contrib
 from fastapi_sentient.route_label import STANDARD_METHODS, RouteIndex, route_template
 from fastapi_sentient.tracing.middleware import SPAN_CONTEXT_KEY, redact_query
+from fastapi_sentient.tracing.spans import CURRENT, SpanHelpers
 
 _SCOPE_NAME = "opentelemetry.instrumentation.fastapi"
 _SERVER_SPAN = "sentient.server_span"
@@ -84,9 +85,11 @@ class ContribServerSpanMiddleware:
         *,
         mounts: Callable[[], RouteIndex],
         excluded: ExcludeList,
+        helpers: SpanHelpers | None = None,
     ) -> None:
         self.app = app
         self.mounts = mounts
+        self.helpers = helpers  # this app's add_event/llm_span, current in its requests
         otel = OpenTelemetryMiddleware(
             app,
             excluded_urls=excluded,
@@ -105,9 +108,16 @@ class ContribServerSpanMiddleware:
         self.otel = otel
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # WebSockets get no span, as with our middleware
-            await self.app(scope, receive, send)
-            return
+        helpers = CURRENT.set(self.helpers)
+        try:
+            if scope["type"] != "http":  # WebSockets get no span, as with our middleware
+                await self.app(scope, receive, send)
+            else:
+                await self._traced(scope, receive, send)
+        finally:
+            CURRENT.reset(helpers)
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A FastAPI app mounted inside would open a second server span of its own.
         scope.setdefault("fastapi.telemetry", None)
         entry_root_path = scope.get("root_path", "")

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_sentient.route_label import STANDARD_METHODS, RouteIndex, route_template
 from fastapi_sentient.tracing.provider import SentientTracerProvider
+from fastapi_sentient.tracing.spans import CURRENT, SpanHelpers
 
 #: Where the tracking middleware finds the sampled server span's context (exemplars).
 SPAN_CONTEXT_KEY = "sentient.span_context"
@@ -59,9 +60,12 @@ class ServerSpanMiddleware:
         mounts: Callable[[], RouteIndex],
         excluded: Callable[[str], bool] | None = None,
         provider: SentientTracerProvider | None = None,
+        helpers: SpanHelpers | None = None,
     ) -> None:
         self.app = app
         self.tracer = tracer
+        # This app's add_event/llm_span, current for each request it serves.
+        self.helpers = helpers
         # Our own provider offers request spans while nothing needs the SDK's.
         self.provider = provider
         self.mounts = mounts
@@ -71,10 +75,19 @@ class ServerSpanMiddleware:
         # agent also tells whether the propagator has anything to read.
         self.fields = frozenset(f.lower().encode("latin-1") for f in self.propagator.fields)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901  per-request hot path, inlined
-        if scope["type"] != "http" or (self.excluded is not None and self.excluded(scope["path"])):
-            await self.app(scope, receive, send)
-            return
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        helpers = CURRENT.set(self.helpers)
+        try:
+            if scope["type"] != "http" or (
+                self.excluded is not None and self.excluded(scope["path"])
+            ):
+                await self.app(scope, receive, send)
+            else:
+                await self._traced(scope, receive, send)
+        finally:
+            CURRENT.reset(helpers)
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901  per-request hot path, inlined
 
         carrier: dict[str, str] | None = None
         user_agent: str | None = None

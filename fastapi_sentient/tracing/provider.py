@@ -47,19 +47,19 @@ from fastapi_sentient.tracing.queue import SpanQueue
 from fastapi_sentient.tracing.request_span import RequestSpans, Sink
 
 if TYPE_CHECKING:
-    from fastapi_sentient.settings import SentientSettings
+    from fastapi_sentient.settings_groups import IdentitySettings
 
 
-def build_resource(settings: SentientSettings, instance_id: str) -> Resource:
+def build_resource(identity: IdentitySettings, instance_id: str) -> Resource:
     """Our identity attributes, overridden by ``OTEL_RESOURCE_ATTRIBUTES``/``OTEL_SERVICE_NAME``."""
     attributes: dict[str, str] = {
-        "service.name": settings.service_name,
-        "service.version": settings.version,
+        "service.name": identity.service_name,
+        "service.version": identity.version,
         "service.instance.id": instance_id,
-        "deployment.environment.name": settings.environment,
+        "deployment.environment.name": identity.environment,
     }
-    if settings.region:
-        attributes["cloud.region"] = settings.region
+    if identity.region:
+        attributes["cloud.region"] = identity.region
     # create() adds the SDK's own attributes; the detector re-applies the operator's.
     return Resource.create(attributes).merge(OTELResourceDetector().detect())
 
@@ -128,11 +128,12 @@ class SentientTracerProvider(TracerProvider):
         return True
 
 
-def build_provider(settings: SentientSettings, instance_id: str) -> SentientTracerProvider:
+def build_provider(
+    identity: IdentitySettings, sample_ratio: float, instance_id: str
+) -> SentientTracerProvider:
     """A provider without exporters; :func:`build_processors` adds them at startup."""
     return SentientTracerProvider(
-        sample_ratio=settings.tracing_sample_ratio,
-        resource=build_resource(settings, instance_id),
+        sample_ratio=sample_ratio, resource=build_resource(identity, instance_id)
     )
 
 

@@ -12,12 +12,18 @@ layer and the cluster do not need to know whether tracing is on::
 
 A streamed answer outlives the call that opened it, so its span is started and
 ended by hand (see :func:`start_llm_span`).
+
+Which app's tracer they use is per app, not per process: each app's
+:class:`~fastapi_sentient.tracing.component.Tracing` holds its :class:`SpanHelpers`
+and makes them current — for each request (the server-span middleware) and for
+the background tasks its lifespan starts — through a context variable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar, Token
 from typing import Any
 
 try:
@@ -28,23 +34,18 @@ except ImportError:  # the tracing extra is not installed
 
 AttributeValue = str | bool | int | float | Sequence[str] | Sequence[int] | Sequence[float]
 
-_state: dict[str, Any] = {"tracer": None}
+#: The helpers of the app serving the current request or task; None while tracing is off.
+CURRENT: ContextVar[SpanHelpers | None] = ContextVar("fastapi_sentient.tracing", default=None)
 
 
-def activate(tracer: Any) -> None:
-    """Make ``tracer`` the one the helpers use (the running app's)."""
-    _state["tracer"] = tracer
-
-
-def deactivate(tracer: Any) -> None:
-    """Stop using ``tracer``, unless another app has activated its own since."""
-    if _state["tracer"] is tracer:
-        _state["tracer"] = None
+def use(helpers: SpanHelpers | None) -> Token[SpanHelpers | None]:
+    """Make ``helpers`` the ones the module functions use in this context."""
+    return CURRENT.set(helpers)
 
 
 def active() -> bool:
-    """Whether tracing is on in this process."""
-    return _state["tracer"] is not None
+    """Whether tracing is on for the app serving this context."""
+    return CURRENT.get() is not None
 
 
 class LLMSpan:
@@ -144,9 +145,10 @@ def start_llm_span(
     calls that should be its children in :meth:`LLMSpan.current` and call
     :meth:`LLMSpan.end` when the stream is done.
     """
-    tracer = _state["tracer"]
-    if tracer is None:
+    helpers = CURRENT.get()
+    if helpers is None:
         return LLMSpan()
+    tracer = helpers.tracer
     attributes: dict[str, AttributeValue] = {
         "gen_ai.operation.name": operation,
         "gen_ai.provider.name": provider,
@@ -215,14 +217,26 @@ def add_event(name: str, attributes: Mapping[str, AttributeValue] | None = None)
     in a background loop (leader election, a breaker timer) it gets a short span
     of its own, so the transition is still findable in the trace backend.
     """
-    tracer = _state["tracer"]
-    if tracer is None:
-        return
-    values = dict(attributes or {})
-    current = trace.get_current_span()
-    if current.is_recording():
-        current.add_event(name, values)
-        return
-    span = tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=values)
-    span.add_event(name, values)
-    span.end()
+    helpers = CURRENT.get()
+    if helpers is not None:
+        helpers.add_event(name, attributes)
+
+
+class SpanHelpers:
+    """One app's tracer behind the module's helpers."""
+
+    __slots__ = ("tracer",)
+
+    def __init__(self, tracer: Any) -> None:
+        self.tracer = tracer
+
+    def add_event(self, name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:
+        """:func:`add_event` with this app's tracer, wherever it is called from."""
+        values = dict(attributes or {})
+        current = trace.get_current_span()
+        if current.is_recording():
+            current.add_event(name, values)
+            return
+        span = self.tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=values)
+        span.add_event(name, values)
+        span.end()

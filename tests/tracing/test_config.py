@@ -23,14 +23,14 @@ from tests.tracing.otlp import OtlpReceiver
 def test_resource_prefers_standard_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     """OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over SENTIENT_* identity."""
     settings = tracing_settings(service_name="agents", environment="prod", version="1.2.3")
-    ours = build_resource(settings, "host:8000:1").attributes
+    ours = build_resource(settings.identity, "host:8000:1").attributes
     assert ours["service.name"] == "agents"
     assert ours["service.version"] == "1.2.3"
     assert ours["deployment.environment.name"] == "prod"
     assert ours["service.instance.id"] == "host:8000:1"
     monkeypatch.setenv("OTEL_SERVICE_NAME", "from-otel")
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging,team=ml")
-    theirs = build_resource(settings, "host:8000:1").attributes
+    theirs = build_resource(settings.identity, "host:8000:1").attributes
     assert theirs["service.name"] == "from-otel"
     assert theirs["deployment.environment.name"] == "staging"
     assert theirs["team"] == "ml"
