@@ -81,3 +81,13 @@ def test_handle_exposes_the_same_facade() -> None:
 
     sentient = include_plugin(FastAPI(), SentientSettings(system_checks=False))
     assert sentient.business is business_metrics(sentient)
+
+
+def test_each_app_has_its_own_facade() -> None:
+    """Two apps in one process never share a facade, its label memory or its registry."""
+    _app_a, a = plugged_app()
+    _app_b, b = plugged_app()
+    assert a.business is not b.business
+    a.business.record_error("only-in-a", "error", "api")
+    assert sample(text(a.metrics), "errors_total", error_type="only-in-a") == 1
+    assert "only-in-a" not in text(b.metrics)
