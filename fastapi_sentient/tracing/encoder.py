@@ -23,6 +23,7 @@ from typing import Any
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
 
 from fastapi_sentient._compat import otlp as otlp_compat
 
@@ -34,6 +35,9 @@ _IS_REMOTE = 0x200
 _DOUBLE = struct.Struct("<d")
 _FIXED64 = struct.Struct("<Q")
 _FIXED32 = struct.Struct("<I")
+#: start_time_unix_nano (field 7) and end_time_unix_nano (field 8), fixed64 each.
+_TIMES = struct.Struct("<BQBQ")
+_IDS = struct.Struct(">QQ")
 
 
 def _varint(value: int) -> bytes:
@@ -47,8 +51,17 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+def _length(size: int) -> bytes:
+    # Most messages here are shorter than 16 KiB: one or two bytes, without a loop.
+    if size < 0x80:
+        return bytes((size,))
+    if size < 0x4000:
+        return bytes(((size & 0x7F) | 0x80, size >> 7))
+    return _varint(size)
+
+
 def _field(tag: bytes, payload: bytes) -> bytes:
-    return tag + _varint(len(payload)) + payload
+    return tag + _length(len(payload)) + payload
 
 
 def _string(tag: bytes, text: str) -> bytes:
@@ -86,7 +99,7 @@ class SpanEncoder:
     """Encodes span batches as ``ExportTraceServiceRequest`` bytes, caching repeated pieces."""
 
     def __init__(self) -> None:
-        self._pairs: dict[tuple[bytes, str, type, Any], bytes] = {}
+        self._pairs: dict[tuple[Any, ...], bytes] = {}
         self._names: dict[str, bytes] = {}
         # id → (object, bytes): holding the object keeps its id from being reused.
         self._heads: dict[int, tuple[Any, bytes]] = {}
@@ -98,7 +111,8 @@ class SpanEncoder:
         parts = []
         for key, value in attributes.items():
             # The type is part of the key: True == 1 == 1.0 would otherwise share an entry.
-            cache_key = (tag, key, type(value), value)
+            kind = type(value)
+            cache_key = (tag, key, value) if kind is str else (tag, key, kind, value)
             try:
                 encoded = pairs.get(cache_key)
             except TypeError:  # an unhashable value (a list): encode it every time
@@ -125,9 +139,12 @@ class SpanEncoder:
         context = span.get_span_context()
         assert context is not None
         parent = span.parent
+        trace_id = context.trace_id
         parts = [
-            b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
-            b"\x12\x08" + context.span_id.to_bytes(8, "big"),
+            b"\x0a\x10"
+            + _IDS.pack(trace_id >> 64, trace_id & 0xFFFFFFFFFFFFFFFF)
+            + b"\x12\x08"
+            + context.span_id.to_bytes(8, "big")
         ]
         if context.trace_state:
             state = ",".join(f"{k}={v}" for k, v in context.trace_state.items())
@@ -135,9 +152,8 @@ class SpanEncoder:
         if parent is not None:
             parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
         parts.append(self._name(span.name))
-        parts.append(b"\x30" + _varint(span.kind.value + 1))
-        parts.append(b"\x39" + _FIXED64.pack(span.start_time or 0))
-        parts.append(b"\x41" + _FIXED64.pack(span.end_time or 0))
+        parts.append(_KINDS[span.kind])
+        parts.append(_TIMES.pack(0x39, span.start_time or 0, 0x41, span.end_time or 0))
         parts.append(self._attributes(b"\x4a", span.attributes))
         if span.dropped_attributes:
             parts.append(b"\x50" + _varint(span.dropped_attributes))
@@ -161,13 +177,14 @@ class SpanEncoder:
         if span.dropped_links:
             parts.append(b"\x70" + _varint(span.dropped_links))
         status = span.status
-        body = b""
         if status.description:
-            body += _string(b"\x12", status.description)
-        if status.status_code.value:
-            body += b"\x18" + _varint(status.status_code.value)
-        parts.append(_field(b"\x7a", body))
-        parts.append(b"\x85\x01" + _FIXED32.pack(_flags(parent)))
+            body = _string(b"\x12", status.description)
+            if status.status_code.value:
+                body += b"\x18" + _varint(status.status_code.value)
+            parts.append(_field(b"\x7a", body))
+        else:
+            parts.append(_STATUSES[status.status_code])
+        parts.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
         return b"".join(parts)
 
     def _head(self, owner: Any, build: Any) -> bytes:
@@ -211,6 +228,15 @@ class SpanEncoder:
         for key, value in (scope.attributes or {}).items():
             body += _field(b"\x1a", _key_value(key, value))
         return body
+
+
+_KINDS = {kind: b"\x30" + _varint(kind.value + 1) for kind in SpanKind}
+_STATUSES = {
+    code: _field(b"\x7a", b"\x18" + _varint(code.value) if code.value else b"")
+    for code in StatusCode
+}
+_LOCAL_PARENT = b"\x85\x01" + _FIXED32.pack(_HAS_IS_REMOTE)
+_REMOTE_PARENT = b"\x85\x01" + _FIXED32.pack(_HAS_IS_REMOTE | _IS_REMOTE)
 
 
 def _flags(context: Any) -> int:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("fastapi_sentient.tracing")
 
 _PLAIN = frozenset((bool, int, float, bytes, type(None)))
+_PLAIN_OR_STR = _PLAIN | {str}
 _UNSET = Status(StatusCode.UNSET)
 _TRACE_ID_LIMIT = TraceIdRatioBased.TRACE_ID_LIMIT
 _RANDOM_TRACE_ID = int(getattr(TraceFlags, "RANDOM_TRACE_ID", 0))
@@ -121,8 +122,17 @@ class RequestSpan(trace.Span):
         return self.end_time is None
 
     def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
+        if self.end_time is not None:
+            logger.warning("Setting attribute on ended span.")
+            return
+        own = self._attributes
         for key, value in attributes.items():
-            self.set_attribute(key, value)
+            if type(key) is not str or not key or type(value) not in _PLAIN_OR_STR:
+                self.set_attribute(key, value)  # the rare cases, with their rules
+                continue
+            if key in own:
+                del own[key]  # a key set again moves to the end, as in the SDK
+            own[key] = value
 
     def set_attribute(self, key: str, value: types.AnyValue) -> None:
         if self.end_time is not None:

@@ -58,6 +58,8 @@ class OtlpReceiver:
         self.spans: list[ReceivedSpan] = []
         self.headers: list[dict[str, str]] = []
         self.requests = 0
+        #: How many spans each accepted request carried, in arrival order.
+        self.batches: list[int] = []
         self.status = 200  # what POST /v1/traces answers; anything else drops the batch
         #: Cleared to make POSTs wait (a collector that stopped answering); set by default.
         self.answering = threading.Event()
@@ -131,11 +133,16 @@ class OtlpReceiver:
                     )
         with self._lock:
             self.requests += 1
+            self.batches.append(len(decoded))
             self.spans.extend(decoded)
 
     def snapshot(self) -> list[ReceivedSpan]:
         with self._lock:
             return list(self.spans)
+
+    def batch_sizes(self) -> list[int]:
+        with self._lock:
+            return list(self.batches)
 
     def take(self) -> list[ReceivedSpan]:
         """The spans received so far, forgetting them."""

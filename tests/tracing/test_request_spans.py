@@ -224,3 +224,20 @@ async def test_a_full_queue_drops_spans_and_counts_them(
     # shutdown's own leadership-event span may have found the queue full too
     final = sentient.metrics.get("tracing_spans_dropped").collect()[0].samples[0].value
     assert final >= dropped
+
+
+async def test_spans_arriving_during_an_export_wait_for_a_full_batch(
+    receiver: OtlpReceiver, monkeypatch: Any
+) -> None:
+    """Before the delay elapses, only full batches are sent; the rest waits (here: for the flush)."""
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "600000")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4")
+    app = compared_app()
+    include_plugin(app, tracing_settings())
+    async with running(app) as client:
+        for item in range(21):
+            assert (await client.get(f"/api/v1/items/{item}")).is_success
+        before = receiver.batch_sizes()
+    assert all(size == 4 for size in before), before
+    paths = {s.attributes["url.path"] for s in requested(receiver.snapshot())}
+    assert paths == {f"/api/v1/items/{item}" for item in range(21)}
