@@ -67,3 +67,16 @@ def test_vendor_facts_import_no_http_client() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_settings_default_anthropic_version_is_the_vendors() -> None:
+    """The provider entry's ``anthropic_version`` default is the adapter's API version.
+
+    The settings module cannot import the LLM package (which imports the
+    resilience layer, which imports the settings), so the one vendor fact it
+    repeats is pinned here.
+    """
+    from fastapi_sentient.llm.adapters import anthropic
+    from fastapi_sentient.settings import LLMProviderSettings
+
+    assert LLMProviderSettings.model_fields["anthropic_version"].default == anthropic.API_VERSION
