@@ -34,7 +34,7 @@ from fastapi_sentient.pools.base import (
     PoolStats,
     PoolUnavailableError,
 )
-from fastapi_sentient.pools.redis import RedisPoolConfig
+from fastapi_sentient.pools.redis_config import RedisPoolConfig
 from fastapi_sentient.pools.redis_metered import RedisPoolTimeoutError, counted
 
 __all__ = ["RedisClusterPool", "RedisClusterUnavailableError"]
