@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # `make test` fails below this line coverage of fastapi_sentient (in-process suite; the
 # integration tests' subprocesses are not measured). Set a few points under the measured
 # figure; raise it when coverage rises.
-COVERAGE_FLOOR := 85
+COVERAGE_FLOOR := 88
 
 .DEFAULT_GOAL := help
 .PHONY: help install hooks run test test-fast test-wheels test-lowest lint fmt bench clean

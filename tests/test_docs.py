@@ -64,3 +64,11 @@ def test_contributing_names_real_paths_and_targets() -> None:
     named = set(re.findall(r"`make ([a-z-]+)", page))
     assert named
     assert sorted(named - targets) == []
+
+
+def test_design_figures_name_real_modules() -> None:
+    """Each figure behind a design choice names a module that still exists."""
+    table = (ROOT / "bench" / "design_figures.md").read_text()
+    modules = set(re.findall(r"`(fastapi_sentient/[\w./]+\.py)`", table))
+    assert modules
+    assert sorted(m for m in modules if not (ROOT / m).exists()) == []
