@@ -19,6 +19,21 @@ can catch the whole family with one ``except``::
 
 from __future__ import annotations
 
+__all__ = [
+    "ClusterError",
+    "ConfigurationError",
+    "DatabaseTimeoutError",
+    "LLMError",
+    "LibraryInternalsError",
+    "MissingDependencyError",
+    "NotStartedError",
+    "PoolError",
+    "PoolNotFoundError",
+    "PoolTimeoutError",
+    "SentientError",
+    "StartupError",
+]
+
 
 class SentientError(Exception):
     """Root of every error this package raises on purpose."""

@@ -139,7 +139,8 @@ class Sentient:
                 self.metrics.registry.register(ContainerCollector(self.cgroup))
 
         from fastapi_sentient.cluster import build_coordinator
-        from fastapi_sentient.pools import PoolRegistry, build_pools
+        from fastapi_sentient.pools import PoolRegistry
+        from fastapi_sentient.pools.build import build_pools
         from fastapi_sentient.pools.errors import install_error_handlers as pool_errors
         from fastapi_sentient.resilience.handlers import install_error_handlers as refusals
         from fastapi_sentient.resilience.registry import ResilienceRegistry

@@ -42,6 +42,29 @@ from fastapi_sentient.settings_groups import (
     view,
 )
 
+__all__ = [
+    "ENV_PREFIX",
+    "ClusterSettings",
+    "DatabaseSettings",
+    "EndpointSettings",
+    "HealthSettings",
+    "HttpClientSettings",
+    "IdentitySettings",
+    "LLMProviderSettings",
+    "LLMSettings",
+    "LoggingSettings",
+    "MetricsSettings",
+    "PolicySettings",
+    "PriceSetting",
+    "RedisSettings",
+    "ResilienceSettings",
+    "SentientSettings",
+    "ShutdownSettings",
+    "TracingSettings",
+    "env_name",
+    "load_settings",
+]
+
 ENV_PREFIX = "SENTIENT_"
 
 
