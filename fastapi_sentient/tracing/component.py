@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from fastapi_sentient.cluster import Coordinator
+    from fastapi_sentient.cluster.events import ClusterEvent
     from fastapi_sentient.metrics.registry import Metrics
     from fastapi_sentient.pools import PoolRegistry
     from fastapi_sentient.route_label import RouteIndex
@@ -133,17 +134,14 @@ class Tracing:
         hooked by the returned component, which goes right after the pools.
         """
         for event_type in CLUSTER_EVENTS:
-            cluster.on(event_type)(self._cluster_event)
+            cluster.on(event_type, self._cluster_event)
         return TracedSubsystems(pools, self.provider)
 
-    def _cluster_event(self, event: Any) -> None:
+    def _cluster_event(self, event: ClusterEvent) -> None:
         # Leadership changes happen in background loops: each becomes a short span
         # of its own carrying the event (see SpanHelpers.add_event).
-        attributes = {
-            f"cluster.{key}": value
-            for key in ("node_id", "epoch", "reason")
-            if (value := getattr(event, key, None)) is not None
-        }
+        values = {"node_id": event.node_id, "epoch": event.epoch, "reason": event.reason}
+        attributes = {f"cluster.{key}": value for key, value in values.items() if value is not None}
         self.spans.add_event(f"cluster.{event.type}", attributes)
 
     # --- Component --------------------------------------------------------------------------
