@@ -96,3 +96,53 @@ def test_formatter_masks_secrets_and_keeps_extras_and_exceptions() -> None:
     assert line["provider"] == "openai"
     assert line["level"] == "ERROR"
     assert "ValueError" in line["exception"]
+
+
+@pytest.fixture
+def root_logging() -> Iterator[logging.Logger]:
+    """The root logger with one handler of the application's own, restored afterwards."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    handler = logging.StreamHandler(sys.stderr)
+    own = logging.Formatter("%(levelname)s %(message)s")
+    handler.setFormatter(own)
+    root.handlers[:] = [handler]
+    yield root
+    root.handlers[:], level = saved
+    root.setLevel(level)
+
+
+def test_text_logs_leave_the_applications_logging_configuration_alone(
+    root_logging: logging.Logger,
+) -> None:
+    """With the default text format the root logger keeps its handlers and formatters."""
+    from fastapi import FastAPI
+
+    from fastapi_sentient import include_plugin
+
+    before = list(root_logging.handlers)  # ours plus pytest's capture handlers
+    formatters = [handler.formatter for handler in before]
+    level = root_logging.level
+    include_plugin(FastAPI(), quiet_settings(log_format="text"))
+    assert root_logging.handlers == before
+    assert [handler.formatter for handler in before] == formatters
+    assert root_logging.level == level
+
+
+def test_json_logs_reformat_the_existing_handlers_only_when_asked(
+    root_logging: logging.Logger,
+) -> None:
+    """SENTIENT_LOG_FORMAT=json puts the JSON formatter on the handlers already there."""
+    from fastapi import FastAPI
+
+    from fastapi_sentient import include_plugin
+
+    before = list(root_logging.handlers)
+    formatters = [handler.formatter for handler in before]
+    try:
+        include_plugin(FastAPI(), quiet_settings(log_format="json"))
+        assert root_logging.handlers == before
+        assert all(isinstance(handler.formatter, JsonFormatter) for handler in before)
+    finally:  # pytest's own capture handlers are among them
+        for handler, formatter in zip(before, formatters, strict=True):
+            handler.setFormatter(formatter)
