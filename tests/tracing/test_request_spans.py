@@ -19,6 +19,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from opentelemetry.sdk.trace import SpanProcessor
 
 from fastapi_sentient import include_plugin
+from fastapi_sentient.tracing import add_event, llm_span
 from fastapi_sentient.tracing.request_span import RequestSpan
 from tests.support.asgi import running, sample
 from tests.tracing.conftest import tracing_settings
@@ -241,3 +242,69 @@ async def test_spans_arriving_during_an_export_wait_for_a_full_batch(
     assert all(size == 4 for size in before), before
     paths = {s.attributes["url.path"] for s in requested(receiver.snapshot())}
     assert paths == {f"/api/v1/items/{item}" for item in range(21)}
+
+
+async def test_anything_that_needs_the_sdk_spans_gets_them(
+    receiver: OtlpReceiver, monkeypatch: Any
+) -> None:
+    """A processor added after startup, another sampler or the contrib mode: SDK spans."""
+    app = compared_app()
+    sentient = include_plugin(app, tracing_settings())
+    assert sentient.tracing is not None
+    provider = sentient.tracing.provider
+    async with running(app) as client:
+        assert provider.request_spans is not None
+        assert (await client.get("/api/v1/items/1/work")).json() == {"request_span": True}
+        provider.add_span_processor(SpanProcessor())
+        assert provider.request_spans is None
+        assert (await client.get("/api/v1/items/2/work")).json() == {"request_span": False}
+
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    other = compared_app()
+    include_plugin(other, tracing_settings())
+    async with running(other) as client:
+        assert (await client.get("/api/v1/items/3/work")).json() == {"request_span": False}
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER")
+
+    contrib = compared_app()
+    include_plugin(contrib, tracing_settings(tracing_instrumentation="opentelemetry"))
+    async with running(contrib) as client:
+        assert (await client.get("/api/v1/items/4/work")).json() == {"request_span": False}
+
+
+async def test_helpers_use_the_tracer_of_the_app_serving_the_request(
+    receiver: OtlpReceiver,
+) -> None:
+    """Two apps running at once: add_event and llm_span in a request land in that app's spans."""
+
+    def helper_app(name: str) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/outside")
+        async def outside() -> dict[str, bool]:
+            # no recording span here: add_event makes a short span of the app's own
+            with trace.use_span(trace.INVALID_SPAN):
+                add_event("app.outside", {"app": name})
+            return {"ok": True}
+
+        @app.get("/llm")
+        async def llm() -> dict[str, bool]:
+            with llm_span("openai", f"model-{name}"):
+                pass
+            return {"ok": True}
+
+        include_plugin(app, tracing_settings(service_name=name))
+        return app
+
+    first, second = helper_app("first"), helper_app("second")
+    async with running(first) as one, running(second) as two:
+        assert (await two.get("/outside")).is_success
+        assert (await one.get("/llm")).is_success
+        assert (await two.get("/llm")).is_success
+    spans = receiver.wait_for(
+        lambda s: len([x for x in s if x.name in ("app.outside", "chat model-first")]) >= 2 and s
+    )
+    (outside,) = [s for s in spans if s.name == "app.outside"]
+    assert outside.resource["service.name"] == "second"
+    by_model = {s.name: s.resource["service.name"] for s in spans if s.name.startswith("chat ")}
+    assert by_model == {"chat model-first": "first", "chat model-second": "second"}
