@@ -91,6 +91,7 @@ class Elector:
         self._timer: asyncio.TimerHandle | None = None
         self._stepping: asyncio.Task[bool] | None = None
         self._wake = asyncio.Event()
+        self._lease_left: float | None = None  # of the lease another node held, last seen
         self._log = OutageLog(logger, "cluster leader election")
 
     # --- state ---------------------------------------------------------------------------------
@@ -110,12 +111,30 @@ class Elector:
                 if self._stepping is not None and not self._stepping.done():
                     await asyncio.shield(self._stepping)
                 await self._campaign()
-                delay = self.timings.retry * random.uniform(1.0, JITTER)
+                delay = self._follower_delay()
             else:
                 delay = self.timings.retry
             await pause(self._wake, delay)
             if self.leadership is not None:
                 await self._renew(self.leadership)
+
+    def wake(self) -> None:
+        """Campaign (or renew) now rather than at the next period: the lease was released."""
+        self._wake.set()
+
+    def _follower_delay(self) -> float:
+        """Until the lease another node holds (or the hold-off) could end, else one retry period.
+
+        Asking again while that lease runs cannot succeed: a release or a new
+        election reaches this node through the group's stream, which wakes it
+        (:meth:`wake`), so polling every retry period would only multiply the
+        calls of a large fleet.
+        """
+        retry = self.timings.retry
+        left, self._lease_left = self._lease_left, None
+        if left is None:
+            return retry * random.uniform(1.0, JITTER)
+        return left + retry * random.uniform(0.0, JITTER - 1.0)
 
     async def _campaign(self) -> None:
         await self._release_stale()
@@ -146,8 +165,10 @@ class Elector:
             self._become_leader(token, reply.epoch, t0)
         elif reply.outcome == "held":
             self.max_epoch_seen = max(self.max_epoch_seen, reply.epoch)
+            self._lease_left = reply.ttl_ms / 1000 if reply.ttl_ms > 0 else None
             self._on_observed(reply.holder, reply.epoch)
-        else:
+        else:  # hold-off: nobody may be elected before it ends
+            self._lease_left = reply.ttl_ms / 1000 if reply.ttl_ms > 0 else None
             self._on_observed(None, 0)
 
     def _become_leader(self, token: str, epoch: int, t0: float) -> None:

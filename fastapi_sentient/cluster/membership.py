@@ -3,9 +3,9 @@
 A member is a sorted-set entry scored by the Redis server's ``TIME`` at its
 last heartbeat, plus a document (address, port, version, roles, health).
 Liveness is decided when reading (score newer than ``node_ttl``), so it never
-depends on key expiry or on the reaper's timing; the reaper (any node, every
-heartbeat interval, atomic) only deletes the dead and writes one ``node-left``
-per departure.
+depends on key expiry or on the reaper's timing; the reaper (the leader every
+heartbeat interval, or any node while none is known; atomic) only deletes the
+dead and writes one ``node-left`` per departure.
 
 Events: this node emits ``node_joined`` / ``node_left`` once per
 ``(node, incarnation)`` it observes, from the group's stream and from the full
@@ -13,8 +13,9 @@ member list (so a missed message corrects itself).  Reading that list costs
 O(N), and N nodes reading it every interval cost Redis O(N²), so the heartbeat
 loop reads it once and then follows it: every join, leave and document change
 bumps a roster version and records, per node, the version of its last change;
-each interval a node reads the version and the members past the TTL (usually
-none) in O(log N), and only the members changed since the version it holds.
+each heartbeat also returns the version and the members past the TTL (usually
+none) in O(log N), and the node then reads only the members changed since the
+version it holds.
 An incarnation that was removed never comes back: a node that finds itself
 evicted (it was paused past the TTL, or the store lost its data) takes a new
 incarnation before re-announcing itself.
@@ -29,7 +30,7 @@ from collections.abc import Callable
 
 from fastapi_sentient.cluster.events import ClusterEvent, EventBus
 from fastapi_sentient.cluster.model import NodeRecord
-from fastapi_sentient.cluster.store import Store, StreamEntry
+from fastapi_sentient.cluster.store import Roster, Store, StreamEntry
 
 logger = logging.getLogger("fastapi_sentient.cluster")
 
@@ -63,6 +64,8 @@ class Membership:
         self.live: list[NodeRecord] = []
         self._records: dict[str, NodeRecord] = {}
         self._version: int | None = None
+        self._live_as_of: tuple[int | None, frozenset[str]] | None = None
+        self._beat_roster: Roster | None = None  # read by the last heartbeat, not yet followed
 
     # --- this node ---------------------------------------------------------------------------
 
@@ -73,7 +76,7 @@ class Membership:
             ClusterUnavailableError: Redis did not confirm the heartbeat.
         """
         record = self._describe(self.incarnation)
-        outcome, _generation = await self._store.heartbeat(
+        outcome, _generation, self._beat_roster = await self._store.heartbeat(
             record.node_id, self.incarnation, record.to_json(), must_exist=self.registered
         )
         if outcome == "evicted":
@@ -88,7 +91,7 @@ class Membership:
             )
             self.registered = False
             record = self._describe(self.incarnation)
-            outcome, _generation = await self._store.heartbeat(
+            outcome, _generation, self._beat_roster = await self._store.heartbeat(
                 record.node_id, self.incarnation, record.to_json(), must_exist=False
             )
         self.registered = True
@@ -122,11 +125,19 @@ class Membership:
             self._left(node, self._known[node], "gone")
         self._records, self._version = records, version
         self.live = sorted(live, key=lambda r: r.node_id)
+        self._live_as_of = None
         return self.live
 
     async def sync(self) -> list[NodeRecord]:
-        """The live members, following the roster's changes (the whole list only at first)."""
-        roster = await self._store.roster()
+        """The live members, following the roster's changes (the whole list only at first).
+
+        The roster is the one the last heartbeat read, if it was not followed
+        yet (saving a round trip per interval), else read now.  A change after
+        it is followed at the next interval; its stream event may arrive first.
+        """
+        roster, self._beat_roster = self._beat_roster, None
+        if roster is None:
+            roster = await self._store.roster()
         version = self._version
         if version is None or roster.floor > version or roster.version < version:
             await self.refresh()  # first read, fell behind the floor, or the store was reset
@@ -139,8 +150,11 @@ class Membership:
                     self._apply(node, document, heartbeat)
                     version = max(version, changed)
             self._version = version
-        records = self._records
-        self.live = [records[n] for n in sorted(records) if n not in roster.stale]
+        as_of = (self._version, roster.stale)
+        if as_of != self._live_as_of:  # rebuilt only when it changed: O(N) per change, not per beat
+            records = self._records
+            self.live = [records[n] for n in sorted(records) if n not in roster.stale]
+            self._live_as_of = as_of
         return self.live
 
     def _apply(self, node: str, document: str, heartbeat: float | None) -> None:

@@ -5,8 +5,10 @@ retry on their period):
 
 * ``cluster-elector``: campaign / renew (see :mod:`.elector`);
 * ``cluster-heartbeat``: heartbeat (also right after this node's health
-  changes), reap, re-read the member list;
-* ``cluster-watch``: follow the stream and the configuration version;
+  changes), reap (the leader, or any node while none is known), follow the
+  stream and the configuration version, follow the member list;
+* ``cluster-watch``: the same stream and configuration read, at once when
+  the doorbell rings;
 * ``cluster-wakeup``: Pub/Sub doorbell for the watch loop.
 
 Startup announces the node and loads the configuration once (failing startup
@@ -167,7 +169,10 @@ class RedisCoordinator(Coordinator):
             for task in stuck:
                 logger.error("cluster loop %s did not stop when cancelled", task.get_name())
         self._tasks.clear()
+        leading = self._elector.leadership is not None
         await self._elector.close()
+        if leading:
+            await self._ring()  # the lease is free: followers campaign now
         try:
             await self._membership.leave(self.node_id, self.timings.shutdown_call)
         except ClusterUnavailableError as exc:
@@ -188,13 +193,16 @@ class RedisCoordinator(Coordinator):
     async def _heartbeat_loop(self) -> None:
         membership, services, watcher = self._membership, self._services, self._watcher
         interval = self.settings.heartbeat_interval
+        counted: list[NodeRecord] | None = None
         while True:
             await pause(self._beat, interval)
             try:
                 await self._prepare()
                 if await membership.heartbeat() and services.local:
                     await services.reassert()
-                await membership.reap()
+                if self.is_leader or self._leader_seen[0] is None:
+                    # one reaper is enough: liveness is decided when reading anyway
+                    await membership.reap()
                 await watcher.poll()  # stream first: departures keep their recorded reason
                 live = await membership.sync()
             except ClusterUnavailableError as exc:
@@ -203,13 +211,17 @@ class RedisCoordinator(Coordinator):
                 continue
             self._beat_log.success()
             self._set_connected(True, None)
-            self._metrics.members(live)
+            if live is not counted:
+                self._metrics.members(live)
+                counted = live
 
     async def _watch_loop(self) -> None:
-        watcher = self._watcher
-        interval = self.settings.heartbeat_interval
+        # the heartbeat loop reads the stream every interval; this one only when the
+        # doorbell rings, so that news arrives at once without a second periodic read
+        watcher, ring = self._watcher, self._poll
         while True:
-            await pause(self._poll, interval)
+            await ring.wait()
+            ring.clear()
             try:
                 await watcher.poll()
             except ClusterUnavailableError as exc:
@@ -219,6 +231,9 @@ class RedisCoordinator(Coordinator):
 
     def _on_entry(self, entry: StreamEntry) -> None:
         fields = entry.fields
+        if fields.get("type") == "released":
+            self._elector.wake()  # the lease is free: campaign now, not when it would expire
+            return
         if fields.get("type") == "elected":
             # followers learn of a new leader from the stream, woken by the doorbell
             # below, rather than at their next campaign attempt a retry period later
@@ -235,7 +250,7 @@ class RedisCoordinator(Coordinator):
         task.add_done_callback(self._helpers.discard)
 
     async def _ring(self) -> None:
-        """Wake every node's watch loop: the stream now holds this election."""
+        """Wake every node's watch loop: the stream now holds this election or release."""
         try:
             async with asyncio.timeout(self.settings.call_timeout):
                 await self._client.publish(self.keys.channel, "elected")

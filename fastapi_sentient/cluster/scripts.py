@@ -149,7 +149,9 @@ return {h[1], h[2] or '', h[3] or '0', redis.call('HGET', KEYS[2], h[1]) or '',
 """
 
 # KEYS: members nodes boot holdoff events services roster replid epoch leader changes
-# ARGV: node inc doc must_exist gen lease_ms maxlen replid
+# ARGV: node inc doc must_exist gen lease_ms maxlen replid node_ttl_ms stale_limit
+# Returns {outcome, gen, now_ms, roster version, roster floor, members past the TTL}: the
+# roster as ROSTER reads it, so a heartbeat needs no second round trip to follow the list.
 HEARTBEAT = (
     _COMMON
     + """
@@ -157,11 +159,17 @@ local k = {boot = KEYS[3], holdoff = KEYS[4], events = KEYS[5], roster = KEYS[7]
            replid = KEYS[8], epoch = KEYS[9], leader = KEYS[10]}
 local gen = ensure_boot(k, ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 local now = now_ms()
+local function reply(outcome)
+  local h = redis.call('HMGET', KEYS[7], 'v', 'floor')
+  local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. int(now - tonumber(ARGV[9])),
+                           'LIMIT', 0, ARGV[10])
+  return {outcome, gen, int(now), h[1] or '0', h[2] or '0', stale}
+end
 local present = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local stored = redis.call('HGET', KEYS[2], ARGV[1])
 local stored_inc = inc_of(stored)
 if ARGV[4] == '1' and (not present or stored_inc ~= ARGV[2]) then
-  return {'evicted', gen, int(now)}
+  return reply('evicted')
 end
 local joined = false
 if not present or not stored_inc then
@@ -180,9 +188,9 @@ end
 if joined then
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*',
              'type', 'node-joined', 'node', ARGV[1], 'inc', ARGV[2])
-  return {'joined', gen, int(now)}
+  return reply('joined')
 end
-return {'ok', gen, int(now)}
+return reply('ok')
 """
 )
 

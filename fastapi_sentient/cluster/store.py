@@ -323,8 +323,8 @@ class Store:
 
     async def heartbeat(
         self, node: str, incarnation: str, document: str, *, must_exist: bool
-    ) -> tuple[str, str]:
-        """Announce this node; returns (outcome, store generation).
+    ) -> tuple[str, str, Roster]:
+        """Announce this node; returns (outcome, store generation, roster as of then).
 
         The outcome is ``joined`` (new incarnation recorded), ``ok`` or ``evicted``
         (``must_exist`` and the record was gone or belongs to another incarnation).
@@ -355,9 +355,12 @@ class Store:
                 self.lease_ms,
                 self.maxlen,
                 replid,
+                self.node_ttl_ms,
+                ROSTER_STALE_LIMIT,
             ),
         )
-        return str(reply[0]), str(reply[1])
+        roster = Roster(int(reply[3]), int(reply[4]), frozenset(str(x) for x in reply[5]))
+        return str(reply[0]), str(reply[1]), roster
 
     async def reap(self) -> list[str]:
         """Remove members whose last heartbeat is older than the node TTL."""
