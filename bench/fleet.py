@@ -1,12 +1,14 @@
 """Coordination at fleet scale: N coordinators against one redis-server.
 
-For each N (10, 100, 500 in a full run), N whole plugin instances with the
-Redis backend run packed several to a process (``bench.fleet_worker``).  Once
-they agree on a leader, the harness measures, at that N:
+For each N (10, 100, 500 in a full run), N bare Redis coordinators (what a
+replica runs for the cluster, without its app, health loops or HTTP) run
+packed many to a process (``bench.fleet_worker``).  Once they agree on a
+leader, the harness measures, at that N:
 
 * the steady-state load on Redis — commands per second (client commands, and
-  the commands the scripts run inside Redis) and the server's CPU time per
-  second, in total and per node — over a window of several heartbeats;
+  the commands the scripts run inside Redis), per node and per heartbeat
+  interval, and the server's CPU time per second, in total and per node —
+  over a window of several heartbeats;
 * ``members()`` latency on one node (it reads every member: O(N) by nature);
 * how long a configuration change takes to reach every node (each node
   records when its ``on_config_change`` callback ran);
@@ -21,16 +23,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import psutil
 import redis
 
+from bench.machine import git_state
 from bench.procs import LOG_DIR, ROOT, bench_env
 from bench.redis_proc import RedisServer, find_redis
 from bench.stats import median, percentile, rounded
@@ -47,6 +52,11 @@ TIMINGS = {
     "node_ttl": 5.0,
 }
 PER_PROCESS = 50
+
+#: Commands only a client sends (never run inside our scripts): one round trip each.
+CLIENT_CALLS = frozenset(
+    {"evalsha", "eval", "info", "publish", "wait", "ping", "subscribe", "script|load", "hello"}
+)
 
 
 def election_bound() -> float:
@@ -165,6 +175,7 @@ def _redis_load(client: redis.Redis, seconds: float) -> dict[str, Any]:
         "seconds": round(elapsed, 2),
         "commands_per_s": (commands1 - commands0) / elapsed,
         "scripts_per_s": rates.get("evalsha", 0.0) + rates.get("eval", 0.0),
+        "client_calls_per_s": sum(v for k, v in rates.items() if k in CLIENT_CALLS),
         "cpu_cores": (cpu1 - cpu0) / elapsed,
         "by_command_per_s": dict(sorted(rates.items(), key=lambda kv: -kv[1])),
     }
@@ -176,6 +187,7 @@ def _size(redis_url: str, client: redis.Redis, n: int, window: float, log: Log) 
     counts = [n // processes + (1 if i < n % processes else 0) for i in range(processes)]
     workers: list[Worker] = []
     started = time.monotonic()
+    load_before = os.getloadavg()
     try:
         for index, count in enumerate(counts):
             workers.append(Worker(redis_url, f"n{n}p{index}", count, cluster))
@@ -224,19 +236,25 @@ def _size(redis_url: str, client: redis.Redis, n: int, window: float, log: Log) 
             next(node["leader"][2] for node in after if node["node"] == new_leader[0]) - killed_at
         )
         everyone_s = max(node["leader"][2] for node in after) - killed_at
+        load_after = os.getloadavg()
     finally:
         for worker in workers:
             worker.stop()
     per_node_cpu = load["cpu_cores"] / n
+    beat = TIMINGS["heartbeat_interval"]
     return {
         "nodes": n,
         "processes": processes,
         "startup_s": round(startup_s, 2),
+        "load_average": [round(x, 2) for x in (*load_before, *load_after)],
         "redis": {
             **{k: round(v, 4) if isinstance(v, float) else v for k, v in load.items()},
             "commands_per_s_per_node": round(load["commands_per_s"] / n, 3),
             "scripts_per_s_per_node": round(load["scripts_per_s"] / n, 3),
             "cpu_cores_per_node": round(per_node_cpu, 6),
+            "commands_per_heartbeat": round(load["commands_per_s"] / n * beat, 2),
+            "client_calls_per_heartbeat": round(load["client_calls_per_s"] / n * beat, 2),
+            "cpu_us_per_heartbeat": round(per_node_cpu * beat * 1e6, 1),
         },
         "members": {
             "count": members["members"],
@@ -249,14 +267,20 @@ def _size(redis_url: str, client: redis.Redis, n: int, window: float, log: Log) 
         "new_leader": list(new_leader),
         "elected_s": round(elected_s, 3),
         "all_observed_s": round(everyone_s, 3),
+        "met": {
+            "election": everyone_s <= election_bound(),
+            "config": config_s <= config_bound(),
+            "redis_cpu": load["cpu_cores"] < 1.0,
+        },
     }
 
 
 def run(sizes: list[int], window: float, log: Log) -> dict[str, Any]:
     """The ``fleet`` section of the results."""
     results: dict[str, Any] = {
-        "method": f"N coordinators ({PER_PROCESS} per process at most, two processes at least, each a whole plugin "
-        "instance with the Redis backend) against one redis-server; Redis load over "
+        "method": f"N bare Redis coordinators ({PER_PROCESS} per process at most, two processes "
+        "at least, each with its own connection pool and Pub/Sub subscription as a replica has; "
+        "no app, health loops or HTTP) against one redis-server; Redis load over "
         f"{window:g} s of steady state; members() 20 times on one node; a config change "
         "through one node until every node's callback ran; SIGKILL of the leader's process "
         "until every surviving node observed the new leader",
@@ -265,6 +289,11 @@ def run(sizes: list[int], window: float, log: Log) -> dict[str, Any]:
         "config_bound_s": config_bound(),
         "sizes": [],
     }
+    git = git_state()
+    results["measured"] = (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC at commit {git.get('commit')}"
+        f"{' (with local changes)' if git.get('package_modified') else ''}"
+    )
     binary = find_redis()
     if binary is None:
         return {**results, "available": False, "reason": "redis-server not installed"}

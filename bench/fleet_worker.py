@@ -1,9 +1,16 @@
-"""One process of the fleet benchmark: several coordinators sharing one event loop.
+"""One process of the fleet benchmark: many bare coordinators sharing one event loop.
 
-Each coordinator is a whole plugin instance (``include_plugin`` on its own
-FastAPI app, lifespan started) with the Redis backend, so what Redis sees is
-what that many replicas would send.  The harness talks to the process over
-stdin/stdout, one JSON object a line:
+Each node is a :class:`RedisCoordinator` built from what it takes and nothing
+more (its settings, its own metrics, health registry and lifecycle, a node
+id) — no FastAPI app, no health loops, no HTTP — so a few hundred fit in one
+process and what Redis sees is what that many replicas would send.  Each
+node has what a replica has: its own command connection pool and its own
+Pub/Sub subscription (so Redis fans every doorbell out to every node).  The
+nodes do not share one pool: redis-py's asyncio pool hands out connections
+under one lock, held across a connection's readiness check, and hundreds of
+nodes queued behind it miss their call timeouts with the CPU idle.
+
+The harness talks to the process over stdin/stdout, one JSON object a line:
 
 * ``{"cmd": "state"}`` → every node's id, whether it leads, the last leader it
   observed (``new_leader``: node, epoch, when) and the last configuration
@@ -28,26 +35,42 @@ import sys
 import time
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi_sentient.cluster import ClusterEvent, RedisCoordinator
+from fastapi_sentient.cluster.connection import ClusterConnection
+from fastapi_sentient.health.registry import HealthRegistry
+from fastapi_sentient.lifecycle import Lifecycle
+from fastapi_sentient.metrics.registry import Metrics
+from fastapi_sentient.redact import Redactor
+from fastapi_sentient.settings import SentientSettings, load_settings
 
-from bench.asgi_driver import started
-from fastapi_sentient import include_plugin
-from fastapi_sentient.cluster import ClusterEvent
-from fastapi_sentient.settings import load_settings
+START_BATCH = 25
 
 
 class Node:
     """One coordinator and what it observed."""
 
-    def __init__(self, node_id: str, env: dict[str, Any]) -> None:
+    def __init__(self, node_id: str, settings: SentientSettings) -> None:
         self.node_id = node_id
-        self.app = FastAPI()
-        self.sentient = include_plugin(self.app, load_settings(node_id=node_id, **env))
+        assert settings.redis_url is not None
+        connection = ClusterConnection.from_url(
+            settings.redis_url, call_timeout=settings.cluster_call_timeout
+        )
+        self.cluster = RedisCoordinator(
+            connection=connection,
+            required=False,  # a busy host may miss one connect; the node keeps trying
+            cluster=settings.cluster,
+            identity=settings.identity,
+            metrics=Metrics(process_collectors=False),
+            health=HealthRegistry(),
+            lifecycle=Lifecycle(),
+            redactor=Redactor(),
+            node_id=lambda: node_id,
+            port=lambda: None,
+        )
         self.leader: tuple[str, int, float] | None = None
         self.config: tuple[int, float] | None = None
-        cluster = self.sentient.cluster
-        cluster.on("new_leader")(self._new_leader)
-        cluster.on_config_change(self._config)
+        self.cluster.on("new_leader", self._new_leader)
+        self.cluster.on_config_change(self._config)
 
     def _new_leader(self, event: ClusterEvent) -> None:
         self.leader = (event.node_id or "", event.epoch or 0, time.monotonic())
@@ -58,7 +81,7 @@ class Node:
     def state(self) -> dict[str, Any]:
         return {
             "node": self.node_id,
-            "is_leader": bool(self.sentient.cluster.is_leader),
+            "is_leader": bool(self.cluster.is_leader),
             "leader": self.leader,
             "config": self.config,
         }
@@ -75,7 +98,7 @@ async def _serve(nodes: list[Node]) -> None:
         if cmd == "state":
             reply = {"nodes": [node.state() for node in nodes], "at": time.monotonic()}
         elif cmd == "members":
-            cluster = nodes[0].sentient.cluster
+            cluster = nodes[0].cluster
             times = []
             count = 0
             for _ in range(int(request.get("count", 20))):
@@ -84,7 +107,7 @@ async def _serve(nodes: list[Node]) -> None:
                 times.append((time.perf_counter() - began) * 1e3)
             reply = {"ms": times, "members": count}
         elif cmd == "set_config":
-            cluster = nodes[0].sentient.cluster
+            cluster = nodes[0].cluster
             version, _ = await cluster.get_config()
             began = time.monotonic()
             new = await cluster.set_config(request["data"], version)
@@ -98,40 +121,17 @@ async def _serve(nodes: list[Node]) -> None:
 
 
 async def main(redis_url: str, prefix: str, count: int, env: dict[str, Any]) -> None:
-    settings = {
-        "redis_url": redis_url,
-        "redis_required": False,  # a busy host may miss one connect; the node keeps trying
-        "system_checks": False,
-        "handle_signals": False,
-        "process_metrics": False,
-        "gc_freeze": False,
-        "shutdown_delay": 0.0,
-        **env,
-    }
+    settings = load_settings(redis_url=redis_url, **env)
     nodes = [Node(f"{prefix}-{index}", settings) for index in range(count)]
-    stop = asyncio.Event()
-
-    async def run(node: Node, ready: asyncio.Event) -> None:
-        async with started(node.app, timeout=120):
-            ready.set()
-            await stop.wait()
-
-    readiness = [asyncio.Event() for _ in nodes]
-    tasks = [asyncio.create_task(run(n, r)) for n, r in zip(nodes, readiness, strict=True)]
-    waits = [asyncio.create_task(r.wait()) for r in readiness]
-    # nodes start concurrently, as replicas of a deployment do; a failed start ends the run
-    done, _ = await asyncio.wait(
-        [*tasks, asyncio.gather(*waits)], return_when=asyncio.FIRST_COMPLETED
-    )
-    for task in done:
-        if task in tasks:
-            task.result()
+    # nodes start a batch at a time, as a rolling deployment's surge does: a process
+    # connecting hundreds at once would queue their connects past the call timeout
+    for first in range(0, len(nodes), START_BATCH):
+        await asyncio.gather(*(node.cluster.start() for node in nodes[first : first + START_BATCH]))
     print(json.dumps({"ready": len(nodes)}), flush=True)
     try:
         await _serve(nodes)
     finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(node.cluster.stop() for node in nodes), return_exceptions=True)
 
 
 if __name__ == "__main__":

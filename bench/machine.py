@@ -64,7 +64,9 @@ def _tool_version(cmd: list[str]) -> str | None:
     return text[0] if text else None
 
 
-def _git() -> dict[str, Any]:
+def git_state() -> dict[str, Any]:
+    """The commit checked out, and whether the package has uncommitted changes."""
+
     def git(*args: str) -> str:
         done = subprocess.run(
             ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=10
@@ -142,6 +144,6 @@ def describe() -> dict[str, Any]:
             "wrk": _tool_version(["wrk", "-v"]),
             "redis-server": _tool_version(["redis-server", "--version"]),
         },
-        "git": _git(),
+        "git": git_state(),
         "load_average_at_start": load_average(),
     }

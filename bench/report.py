@@ -404,20 +404,22 @@ def _fleet(section: dict[str, Any] | None) -> list[str]:
     rows = []
     for size in section["sizes"]:
         r = size["redis"]
+        load = size.get("load_average")
         rows.append(
             (
                 size["nodes"],
                 size["processes"],
                 f"{r['commands_per_s']:,.0f}",
-                _fmt(r["commands_per_s_per_node"], 1),
-                _fmt(r["scripts_per_s_per_node"], 2),
+                _fmt(r.get("commands_per_heartbeat"), 1),
+                _fmt(r.get("client_calls_per_heartbeat"), 2),
                 _fmt(r["cpu_cores"], 3),
-                _fmt(r["cpu_cores_per_node"] * 1e6, 0),
+                _fmt(r.get("cpu_us_per_heartbeat"), 0),
                 _fmt(size["members"]["median_ms"], 1),
                 _fmt(size["members"]["p99_ms"], 1),
                 _fmt(size["config_change_s"], 3),
                 _fmt(size["elected_s"], 2),
                 _fmt(size["all_observed_s"], 2),
+                f"{load[0]:g} → {load[3]:g}" if load else "–",
             )
         )
     lines = [
@@ -434,26 +436,29 @@ def _fleet(section: dict[str, Any] | None) -> list[str]:
                 "nodes",
                 "processes",
                 "Redis commands/s",
-                "per node",
-                "scripts/s per node",
+                "commands per node and heartbeat",
+                "client calls per node and heartbeat",
                 "Redis CPU cores",
-                "Redis CPU µs/s per node",
+                "Redis CPU µs per node and heartbeat",
                 "members() median ms",
                 "members() p99 ms",
                 "config to all s",
                 "elected after kill s",
                 "all saw it s",
+                "load average (1 min) before → after",
             ),
             rows,
         ),
     ]
+    if section.get("measured"):
+        lines += [f"Measured {section['measured']}.", ""]
     for failed in section.get("failed", []):
         lines += [f"N = {failed['nodes']}: not measured on this host ({failed['error']}).", ""]
     budget = section.get("budget_1000")
     if budget:
         lines += [
-            f"Redis budget for 1,000 replicas at these timings (per-node figures of the "
-            f"{budget['from_nodes']}-node run × 1,000): about {budget['commands_per_s']:,} "
+            f"Redis budget for 1,000 replicas at these timings (extrapolated: per-node figures "
+            f"of the {budget['from_nodes']}-node run × 1,000): about {budget['commands_per_s']:,} "
             f"commands/s ({budget['scripts_per_s']:,} script calls/s) and "
             f"{budget['cpu_cores']:g} of a core.",
             "",
