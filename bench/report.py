@@ -414,6 +414,9 @@ def _fleet(section: dict[str, Any] | None) -> list[str]:
                 _fmt(r.get("client_calls_per_heartbeat"), 2),
                 _fmt(r["cpu_cores"], 3),
                 _fmt(r.get("cpu_us_per_heartbeat"), 0),
+                _fmt(r["node_processes_cpu_cores"] / size["nodes"] * 1e3, 2)
+                if "node_processes_cpu_cores" in r
+                else "–",
                 _fmt(size["members"]["median_ms"], 1),
                 _fmt(size["members"]["p99_ms"], 1),
                 _fmt(size["config_change_s"], 3),
@@ -440,6 +443,7 @@ def _fleet(section: dict[str, Any] | None) -> list[str]:
                 "client calls per node and heartbeat",
                 "Redis CPU cores",
                 "Redis CPU µs per node and heartbeat",
+                "nodes' own CPU ms/s per node",
                 "members() median ms",
                 "members() p99 ms",
                 "config to all s",
