@@ -138,13 +138,13 @@ class Sentient:
             if settings.process_metrics and not self.metrics.multiprocess:
                 self.metrics.registry.register(ContainerCollector(self.cgroup))
 
-        from fastapi_sentient.cluster import build_coordinator
+        from fastapi_sentient.cluster.build import build_coordinator
         from fastapi_sentient.pools import PoolRegistry
         from fastapi_sentient.pools.build import build_pools
         from fastapi_sentient.pools.errors import install_error_handlers as pool_errors
         from fastapi_sentient.resilience.handlers import install_error_handlers as refusals
         from fastapi_sentient.resilience.registry import ResilienceRegistry
-        from fastapi_sentient.tracing import build_tracing
+        from fastapi_sentient.tracing.build import build_tracing
 
         if settings.log_format == "json":
             from fastapi_sentient.logs import configure_json_logging

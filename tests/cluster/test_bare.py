@@ -8,9 +8,10 @@ import socket
 
 import pytest
 
-from fastapi_sentient.cluster import ClusterEvent, RedisCoordinator
+from fastapi_sentient.cluster import ClusterEvent
 from fastapi_sentient.cluster.connection import ClusterConnection
 from fastapi_sentient.cluster.node import default_node_id
+from fastapi_sentient.cluster.redis_backend import RedisCoordinator
 from fastapi_sentient.health.registry import HealthRegistry
 from fastapi_sentient.lifecycle import Lifecycle
 from fastapi_sentient.metrics.registry import Metrics

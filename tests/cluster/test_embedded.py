@@ -11,9 +11,9 @@ import pytest
 from fastapi_sentient.cluster import (
     ClusterEvent,
     ConfigConflictError,
-    EmbeddedCoordinator,
     Leadership,
 )
+from fastapi_sentient.cluster.embedded import EmbeddedCoordinator
 from tests.cluster.conftest import eventually, node, running
 
 
