@@ -35,13 +35,13 @@ import sys
 import time
 from typing import Any
 
+from fastapi_sentient._lifecycle import Lifecycle
+from fastapi_sentient._redact import Redactor
 from fastapi_sentient.cluster import ClusterEvent
-from fastapi_sentient.cluster.connection import ClusterConnection
-from fastapi_sentient.cluster.redis_backend import RedisCoordinator
-from fastapi_sentient.health.registry import HealthRegistry
-from fastapi_sentient.lifecycle import Lifecycle
-from fastapi_sentient.metrics.registry import Metrics
-from fastapi_sentient.redact import Redactor
+from fastapi_sentient.cluster._connection import ClusterConnection
+from fastapi_sentient.cluster._redis_backend import RedisCoordinator
+from fastapi_sentient.health._registry import HealthRegistry
+from fastapi_sentient.metrics._registry import Metrics
 from fastapi_sentient.settings import SentientSettings, load_settings
 
 START_BATCH = 25

@@ -64,7 +64,7 @@ def _calibrate() -> tuple[int, float]:
     from bench.apps.many_routes import build
     from bench.asgi_driver import started
     from fastapi_sentient import include_plugin
-    from fastapi_sentient.metrics.exposition import render
+    from fastapi_sentient.metrics._exposition import render
 
     async def series(routes: int) -> int:
         app = build(routes)

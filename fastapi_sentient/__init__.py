@@ -11,25 +11,25 @@ See ``docs/quickstart.md``.
 
 from typing import TYPE_CHECKING, Any
 
+from fastapi_sentient._install import include_plugin
+from fastapi_sentient._sentient import Sentient, SentientDep, get_sentient
 from fastapi_sentient._version import __version__
 from fastapi_sentient.exceptions import ConfigurationError, SentientError
-from fastapi_sentient.health.result import CheckResult, HealthStatus
-from fastapi_sentient.install import include_plugin
-from fastapi_sentient.sentient import Sentient, SentientDep, get_sentient
+from fastapi_sentient.health._result import CheckResult, HealthStatus
 from fastapi_sentient.settings import SentientSettings
 
 if TYPE_CHECKING:
-    from fastapi_sentient.dependencies import DbEngine, DbSession, RedisClient, http_client
-    from fastapi_sentient.pools.transaction import transaction
+    from fastapi_sentient._dependencies import DbEngine, DbSession, RedisClient, http_client
+    from fastapi_sentient.pools._transaction import transaction
 
 # SQLAlchemy and redis-py are slow and heavy to import (docs/performance.md); a service
 # without a database or Redis should not pay for them, so these names load on first use.
 _LAZY = {
-    "DbEngine": "fastapi_sentient.dependencies",
-    "DbSession": "fastapi_sentient.dependencies",
-    "RedisClient": "fastapi_sentient.dependencies",
-    "http_client": "fastapi_sentient.dependencies",
-    "transaction": "fastapi_sentient.pools.transaction",
+    "DbEngine": "fastapi_sentient._dependencies",
+    "DbSession": "fastapi_sentient._dependencies",
+    "RedisClient": "fastapi_sentient._dependencies",
+    "http_client": "fastapi_sentient._dependencies",
+    "transaction": "fastapi_sentient.pools._transaction",
 }
 
 

@@ -23,10 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from fastapi_sentient._settings_input import comma_list, derive_timings, warn_unknown
-from fastapi_sentient._version import __version__
-from fastapi_sentient.exceptions import ConfigurationError
-from fastapi_sentient.settings_groups import (
+from fastapi_sentient._settings_groups import (
     ClusterSettings,
     DatabaseSettings,
     EndpointSettings,
@@ -41,6 +38,9 @@ from fastapi_sentient.settings_groups import (
     TracingSettings,
     view,
 )
+from fastapi_sentient._settings_input import comma_list, derive_timings, warn_unknown
+from fastapi_sentient._version import __version__
+from fastapi_sentient.exceptions import ConfigurationError
 
 __all__ = [
     "ENV_PREFIX",
@@ -170,7 +170,7 @@ class LLMProviderSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check_headers(self) -> LLMProviderSettings:
-        from fastapi_sentient.settings_checks import check_headers, joined
+        from fastapi_sentient._settings_checks import check_headers, joined
 
         line = joined(check_headers(self.headers, "extra"))
         if line is not None:
@@ -283,7 +283,7 @@ class HttpClientSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check_headers(self) -> HttpClientSettings:
-        from fastapi_sentient.settings_checks import check_headers, header_name_problem, joined
+        from fastapi_sentient._settings_checks import check_headers, header_name_problem, joined
 
         problems = list(check_headers(self.headers, "extra"))
         for header in self.secret_headers:
@@ -755,7 +755,7 @@ class SentientSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> SentientSettings:
-        from fastapi_sentient import settings_checks as checks
+        from fastapi_sentient import _settings_checks as checks
 
         found = [
             *checks.check_finite(self),

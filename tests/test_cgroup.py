@@ -9,9 +9,9 @@ import psutil
 from prometheus_client import CollectorRegistry, generate_latest
 
 from fastapi_sentient import HealthStatus
-from fastapi_sentient.health.cgroup import Cgroup
-from fastapi_sentient.health.system import CpuCheck, MemoryCheck
-from fastapi_sentient.metrics.container import ContainerCollector
+from fastapi_sentient.health._cgroup import Cgroup
+from fastapi_sentient.health._system import CpuCheck, MemoryCheck
+from fastapi_sentient.metrics._container import ContainerCollector
 from tests.support.asgi import sample
 
 MiB = 1024 * 1024

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from fastapi_sentient import CheckResult, HealthStatus
+from fastapi_sentient._redact import Redactor
 from fastapi_sentient.health import HealthRegistry, aggregate
-from fastapi_sentient.redact import Redactor
 from tests.support.asgi import plugged_app, running
 
 

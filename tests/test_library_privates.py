@@ -369,7 +369,7 @@ def test_the_checker_sees_each_kind_of_access(tmp_path: Path) -> None:
     source = """
 from redis.asyncio import BlockingConnectionPool
 from opentelemetry.instrumentation._semconv import _StabilityMode
-from fastapi_sentient.pools import redis as ours
+from fastapi_sentient.pools import _redis as ours
 
 
 class Pool(BlockingConnectionPool):
@@ -387,7 +387,7 @@ def read(pool, loop, child):
 """
     tree = ast.parse(source)
     module = Module(PACKAGE / "probe.py", tree)
-    module.ours["ours"] = "fastapi_sentient.pools.redis"
+    module.ours["ours"] = "fastapi_sentient.pools._redis"
     module.foreign["BlockingConnectionPool"] = "redis.asyncio.BlockingConnectionPool"
     node = next(n for n in tree.body if isinstance(n, ast.ClassDef))
     info = ClassInfo("probe.py", "Pool", node.bases, _defined_in_class(node))

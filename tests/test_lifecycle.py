@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from fastapi_sentient._lifecycle import Lifecycle, LifecycleState
 from fastapi_sentient.exceptions import StartupError
-from fastapi_sentient.lifecycle import Lifecycle, LifecycleState
 from tests.support.asgi import plugged_app, running, sample
 
 

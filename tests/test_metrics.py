@@ -155,9 +155,9 @@ def test_fast_histogram_path_matches_prometheus_client() -> None:
     """The request histograms land every value in the same bucket as Histogram.observe, edges included."""
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from fastapi_sentient.inflight import InFlight
-    from fastapi_sentient.metrics.http import HttpMetrics
-    from fastapi_sentient.metrics.registry import DEFAULT_BUCKETS
+    from fastapi_sentient._inflight import InFlight
+    from fastapi_sentient.metrics._http import HttpMetrics
+    from fastapi_sentient.metrics._registry import DEFAULT_BUCKETS
 
     ours = Metrics(CollectorRegistry(), process_collectors=False)
     reference = Metrics(CollectorRegistry(), process_collectors=False)
@@ -189,7 +189,7 @@ def test_text_encoder_is_byte_identical_to_prometheus_client() -> None:
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, StateSetMetricFamily
 
-    from fastapi_sentient.metrics.text_format import TextEncoder
+    from fastapi_sentient.metrics._text_format import TextEncoder
 
     metrics = Metrics(CollectorRegistry(), process_collectors=False)
     counter = metrics.counter(
@@ -226,9 +226,9 @@ def test_fast_exemplar_path_matches_prometheus_client() -> None:
     from prometheus_client import CollectorRegistry
     from prometheus_client.openmetrics.exposition import generate_latest
 
-    from fastapi_sentient.inflight import InFlight
-    from fastapi_sentient.metrics.http import HttpMetrics
-    from fastapi_sentient.metrics.registry import DEFAULT_BUCKETS
+    from fastapi_sentient._inflight import InFlight
+    from fastapi_sentient.metrics._http import HttpMetrics
+    from fastapi_sentient.metrics._registry import DEFAULT_BUCKETS
 
     ours = Metrics(CollectorRegistry(), process_collectors=False)
     reference = Metrics(CollectorRegistry(), process_collectors=False)

@@ -9,8 +9,8 @@ from fastapi import BackgroundTasks, WebSocket
 from fastapi.responses import StreamingResponse
 from starlette.testclient import TestClient
 
-from fastapi_sentient.inflight import InFlight
-from fastapi_sentient.middleware import RequestTrackingMiddleware
+from fastapi_sentient._inflight import InFlight
+from fastapi_sentient._middleware import RequestTrackingMiddleware
 from tests.support.asgi import plugged_app, running, sample
 
 

@@ -31,9 +31,9 @@ from prometheus_client.core import (
 from prometheus_client.openmetrics import exposition as om
 from prometheus_client.samples import Exemplar, Sample
 
-from fastapi_sentient.metrics.exposition import render
-from fastapi_sentient.metrics.openmetrics_format import Fallback, OpenMetricsEncoder
-from fastapi_sentient.metrics.registry import Metrics
+from fastapi_sentient.metrics._exposition import render
+from fastapi_sentient.metrics._openmetrics_format import Fallback, OpenMetricsEncoder
+from fastapi_sentient.metrics._registry import Metrics
 
 PROMETHEUS_3_ACCEPT = (
     "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
@@ -228,8 +228,9 @@ async def test_rendering_lets_other_tasks_run(monkeypatch: pytest.MonkeyPatch) -
     """A big scrape renders in slices on the loop: other tasks run before it finishes."""
     import asyncio
 
-    from fastapi_sentient.metrics import exposition, openmetrics_format
-    from fastapi_sentient.metrics.exposition import MetricsEndpoint
+    from fastapi_sentient.metrics import _exposition as exposition
+    from fastapi_sentient.metrics import _openmetrics_format as openmetrics_format
+    from fastapi_sentient.metrics._exposition import MetricsEndpoint
 
     monkeypatch.setattr(exposition, "_SLICE_SECONDS", 0.0)
     metrics = Metrics(CollectorRegistry(), process_collectors=False)

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from fastapi_sentient.route_label import UNMATCHED, method_label
+from fastapi_sentient._route_label import UNMATCHED, method_label
 from tests.support import route_shapes
 from tests.support.asgi import plugged_app, quiet_settings, running, sample
 from tests.support.procs import app_process

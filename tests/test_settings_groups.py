@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from pydantic import SecretStr
 
+from fastapi_sentient._settings_groups import GROUPS, flat_names
 from fastapi_sentient.settings import SentientSettings
-from fastapi_sentient.settings_groups import GROUPS, flat_names
 
 
 def _pairs(group: str) -> tuple[tuple[str, str], ...]:

@@ -7,23 +7,23 @@ leader, epoch 1, members = itself).  See ``docs/cluster.md``.
 
 from __future__ import annotations
 
-from fastapi_sentient.cluster.base import Coordinator
-from fastapi_sentient.cluster.errors import (
+from fastapi_sentient.cluster._base import Coordinator
+from fastapi_sentient.cluster._errors import (
     ClusterUnavailableError,
     ConfigConflictError,
     LeadershipLostError,
     StaleEpochError,
 )
-from fastapi_sentient.cluster.events import ClusterEvent
-from fastapi_sentient.cluster.fencing import (
+from fastapi_sentient.cluster._events import ClusterEvent
+from fastapi_sentient.cluster._fencing import (
     RedisFence,
     create_fence_table,
     fence_sql,
     fence_table_ddl,
     fenced_epoch,
 )
-from fastapi_sentient.cluster.leadership import Leadership
-from fastapi_sentient.cluster.model import ClusterHealth, NodeRecord, ServiceInstance
+from fastapi_sentient.cluster._leadership import Leadership
+from fastapi_sentient.cluster._model import ClusterHealth, NodeRecord, ServiceInstance
 
 __all__ = [
     "ClusterEvent",

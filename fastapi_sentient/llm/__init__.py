@@ -3,7 +3,7 @@
 ``sentient.llm`` is the gateway to the configured providers; see ``docs/llm.md``.
 This package exports what that page teaches: the request and result types and
 the errors.  Everything else lives in private modules, and the vendors' wire
-formats in :mod:`fastapi_sentient.llm.adapters`.  Importing this package
+formats in :mod:`fastapi_sentient.llm._adapters`.  Importing this package
 imports no HTTP client: the pools and the settings read vendor facts from it.
 """
 

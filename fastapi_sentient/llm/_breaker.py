@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 
 from fastapi_sentient.llm._errors import CircuitOpenError, ThrottledError
-from fastapi_sentient.resilience.breaker import (
+from fastapi_sentient.resilience._breaker import (
     BreakerConfig,
     BreakerState,
     Permit,
     TransitionListener,
 )
-from fastapi_sentient.resilience.breaker import CircuitBreaker as _Breaker
+from fastapi_sentient.resilience._breaker import CircuitBreaker as _Breaker
 
 __all__ = ["BreakerConfig", "BreakerState", "CircuitBreaker", "Permit", "TransitionListener"]
 

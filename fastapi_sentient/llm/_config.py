@@ -3,7 +3,7 @@
 ``SENTIENT_LLM_BREAKER_*`` and ``SENTIENT_LLM_RETRY_*`` are the settings a named
 resilience policy has, with the LLM layer's own defaults.  They are read into a
 :class:`~fastapi_sentient.settings.PolicySettings` and built by
-:mod:`fastapi_sentient.resilience.policy`, so a knob means the same for an LLM
+:mod:`fastapi_sentient.resilience._policy`, so a knob means the same for an LLM
 call as for any guarded call.
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from fastapi_sentient.settings import PolicySettings
 
 if TYPE_CHECKING:
-    from fastapi_sentient.settings_groups import LLMSettings
+    from fastapi_sentient._settings_groups import LLMSettings
 
 
 def policy_settings(s: LLMSettings) -> PolicySettings:

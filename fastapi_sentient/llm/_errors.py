@@ -18,14 +18,14 @@ answers are passed through the plugin's redactor before they become messages::
     └── AllTargetsFailedError       every provider of a fallback route failed
 
 ``CircuitOpenError``, ``ThrottledError`` and ``ConcurrencyLimitError`` are also the
-resilience layer's errors of the same meaning (:mod:`fastapi_sentient.resilience.errors`),
+resilience layer's errors of the same meaning (:mod:`fastapi_sentient.resilience._errors`),
 so one ``except CircuitOpenError`` (and one 503 handler) serves every dependency.
 """
 
 from __future__ import annotations
 
 from fastapi_sentient.exceptions import LLMError
-from fastapi_sentient.resilience import errors as resilience
+from fastapi_sentient.resilience import _errors as resilience
 
 
 class NoProviderError(LLMError, LookupError):

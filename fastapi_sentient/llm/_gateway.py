@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import ValidationError
 
 from fastapi_sentient.exceptions import ConfigurationError
+from fastapi_sentient.llm._adapters import anthropic, openai
+from fastapi_sentient.llm._adapters._wire import ProviderAdapter
 from fastapi_sentient.llm._breaker import BreakerState
 from fastapi_sentient.llm._config import policy_settings
 from fastapi_sentient.llm._errors import NoProviderError
@@ -33,6 +35,7 @@ from fastapi_sentient.llm._provider import (
     check_translatable,
     wire_adapter,
 )
+from fastapi_sentient.llm._sdk import SDKCalls
 from fastapi_sentient.llm._stream import LLMStream
 from fastapi_sentient.llm._types import (
     ContentPart,
@@ -43,25 +46,22 @@ from fastapi_sentient.llm._types import (
     Tool,
     ToolChoice,
 )
-from fastapi_sentient.llm.adapters import anthropic, openai
-from fastapi_sentient.llm.adapters._wire import ProviderAdapter
-from fastapi_sentient.llm.sdk import SDKCalls
-from fastapi_sentient.pools.http import pool_from_settings, probe_ttl
-from fastapi_sentient.resilience.breaker import CircuitBreaker, TransitionListener
-from fastapi_sentient.resilience.policy import breaker_config, retry_budget, retry_policy
-from fastapi_sentient.resilience.shared import SharedBreakers
+from fastapi_sentient.pools._http import pool_from_settings, probe_ttl
+from fastapi_sentient.resilience._breaker import CircuitBreaker, TransitionListener
+from fastapi_sentient.resilience._policy import breaker_config, retry_budget, retry_policy
+from fastapi_sentient.resilience._shared import SharedBreakers
 from fastapi_sentient.settings import LLMProviderSettings
 
 if TYPE_CHECKING:
     import httpx2
 
-    from fastapi_sentient.health.registry import HealthRegistry
-    from fastapi_sentient.lifecycle import Lifecycle
-    from fastapi_sentient.metrics.registry import Metrics
-    from fastapi_sentient.pools.base import Pool
-    from fastapi_sentient.pools.http import HttpPool
-    from fastapi_sentient.redact import Redactor
-    from fastapi_sentient.settings_groups import LLMSettings
+    from fastapi_sentient._lifecycle import Lifecycle
+    from fastapi_sentient._redact import Redactor
+    from fastapi_sentient._settings_groups import LLMSettings
+    from fastapi_sentient.health._registry import HealthRegistry
+    from fastapi_sentient.metrics._registry import Metrics
+    from fastapi_sentient.pools._base import Pool
+    from fastapi_sentient.pools._http import HttpPool
 
 logger = logging.getLogger("fastapi_sentient.llm")
 
@@ -114,7 +114,7 @@ class LLMGateway:
         cluster_name: str,
         health_timeout: float,
     ) -> None:
-        """Wired by :class:`~fastapi_sentient.sentient.Sentient` after the pools it sends through.
+        """Wired by :class:`~fastapi_sentient._sentient.Sentient` after the pools it sends through.
 
         ``on_transition`` publishes a breaker's state change (the resilience
         layer's metrics, spans and checks); ``redis`` gives the Redis client

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastapi_sentient.health.result import CheckResult, HealthStatus
+from fastapi_sentient.health._result import CheckResult, HealthStatus
 from fastapi_sentient.llm._breaker import BreakerState
 from fastapi_sentient.llm._types import LLMRequest
 

@@ -26,7 +26,7 @@ from fastapi_sentient.llm._errors import CircuitOpenError, ConcurrencyLimitError
 from fastapi_sentient.llm._metrics import LLMMetrics
 from fastapi_sentient.llm._outcome import classify
 from fastapi_sentient.llm._provider import Target
-from fastapi_sentient.resilience.bulkhead import Gate
+from fastapi_sentient.resilience._bulkhead import Gate
 
 Release = Callable[[], None]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastapi_sentient.llm._types import Usage
-from fastapi_sentient.metrics.registry import Metrics
+from fastapi_sentient.metrics._registry import Metrics
 
 if TYPE_CHECKING:
     from fastapi_sentient.llm._outcome import Classification

@@ -5,7 +5,7 @@ first event: after text reached the caller, a failure is the caller's to see.
 So "opening" a stream means reading up to the first event under the attempt's
 timeout; :class:`OpenStream` then replays that event and goes on with the rest.
 A :data:`StreamOpener` opens one attempt's stream: through a wire adapter
-(:func:`adapter_opener`) or an official SDK (:mod:`fastapi_sentient.llm.sdk._stream`).
+(:func:`adapter_opener`) or an official SDK (:mod:`fastapi_sentient.llm._sdk._stream`).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi_sentient.llm._errors import ProviderConnectionError
 from fastapi_sentient.llm._types import LLMRequest, StreamEvent, Usage
-from fastapi_sentient.tracing.spans import LLMSpan
+from fastapi_sentient.tracing._spans import LLMSpan
 
 if TYPE_CHECKING:
+    from fastapi_sentient.llm._adapters._format import Redact
     from fastapi_sentient.llm._breaker import CircuitBreaker, Permit
     from fastapi_sentient.llm._provider import Target
-    from fastapi_sentient.llm.adapters._format import Redact
 
 
 @dataclass(slots=True)

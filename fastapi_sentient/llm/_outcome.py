@@ -1,7 +1,7 @@
 """Classifying what happened to an LLM call: the resilience layer's rules plus provider errors.
 
 The vocabulary (breaker outcome, retryability, labels) and the rules for HTTP
-statuses and transport errors are :mod:`fastapi_sentient.resilience.outcome`'s;
+statuses and transport errors are :mod:`fastapi_sentient.resilience._outcome`'s;
 this module adds the LLM layer's own errors.  Exceptions from the official SDKs
 are classified by shape (``status_code``, ``response.headers``, the class name),
 so this module imports neither SDK.
@@ -14,8 +14,8 @@ from fastapi_sentient.llm._errors import (
     ProviderError,
     RetryBudgetExhaustedError,
 )
-from fastapi_sentient.resilience import outcome as _generic
-from fastapi_sentient.resilience.outcome import (
+from fastapi_sentient.resilience import _outcome as _generic
+from fastapi_sentient.resilience._outcome import (
     POOL_TIMEOUT,
     REJECTED,
     SUCCESS,

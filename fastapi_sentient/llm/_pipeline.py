@@ -36,9 +36,9 @@ from fastapi_sentient.llm._open_stream import OpenStream, StreamOpener
 from fastapi_sentient.llm._outcome import SUCCESS, Outcome, classify
 from fastapi_sentient.llm._provider import Operation, Target
 from fastapi_sentient.llm._types import LLMResult, StreamEvent
-from fastapi_sentient.resilience.budget import RetryBudget
-from fastapi_sentient.resilience.retry import RetryPolicy, retrying
-from fastapi_sentient.tracing.spans import llm_span, start_llm_span
+from fastapi_sentient.resilience._budget import RetryBudget
+from fastapi_sentient.resilience._retry import RetryPolicy, retrying
+from fastapi_sentient.tracing._spans import llm_span, start_llm_span
 
 T = TypeVar("T")
 S = TypeVar("S")

@@ -1,6 +1,6 @@
 """A configured provider at run time: its wire adapter, pool, models, prices and breakers.
 
-The vendors' wire formats are in :mod:`fastapi_sentient.llm.adapters`; this is
+The vendors' wire formats are in :mod:`fastapi_sentient.llm._adapters`; this is
 what the gateway keeps per provider entry, and the call a target makes.
 """
 
@@ -14,6 +14,10 @@ from urllib.parse import urlsplit
 
 import httpx2
 
+from fastapi_sentient.llm._adapters._content import Untranslatable
+from fastapi_sentient.llm._adapters._wire import ProviderAdapter, WireAdapter
+from fastapi_sentient.llm._adapters.anthropic import AnthropicFormat
+from fastapi_sentient.llm._adapters.openai import OpenAIFormat
 from fastapi_sentient.llm._breaker import (
     BreakerConfig,
     BreakerState,
@@ -24,11 +28,7 @@ from fastapi_sentient.llm._errors import UnsupportedRequestError
 from fastapi_sentient.llm._metrics import OTHER
 from fastapi_sentient.llm._pricing import PriceTable
 from fastapi_sentient.llm._types import Completion, LLMRequest
-from fastapi_sentient.llm.adapters._content import Untranslatable
-from fastapi_sentient.llm.adapters._wire import ProviderAdapter, WireAdapter
-from fastapi_sentient.llm.adapters.anthropic import AnthropicFormat
-from fastapi_sentient.llm.adapters.openai import OpenAIFormat
-from fastapi_sentient.resilience.bulkhead import Gate
+from fastapi_sentient.resilience._bulkhead import Gate
 
 #: The wire format of each ``kind``, built with a provider entry's options.
 WIRE_FORMATS: dict[str, Callable[..., OpenAIFormat | AnthropicFormat]] = {

@@ -3,13 +3,13 @@
 The wiring creates the pools the settings ask for: SQLAlchemy from
 ``SENTIENT_DATABASE_URL``, Redis from ``SENTIENT_REDIS_URL`` (one primary and
 Sentinel as a ``redis.asyncio.Redis``, Redis Cluster as a ``RedisCluster``), one
-HTTP pool per LLM provider and one per named client of ``SENTIENT_HTTP_CLIENTS``.  See :mod:`fastapi_sentient.pools.base` for the
+HTTP pool per LLM provider and one per named client of ``SENTIENT_HTTP_CLIENTS``.  See :mod:`fastapi_sentient.pools._base` for the
 interface a pool implements and ``docs/pools.md`` for the settings.
 """
 
 from __future__ import annotations
 
-from fastapi_sentient.pools.base import (
+from fastapi_sentient.pools._base import (
     Instrumentable,
     Pool,
     PoolMetrics,
@@ -17,7 +17,7 @@ from fastapi_sentient.pools.base import (
     PoolStats,
     PoolUnavailableError,
 )
-from fastapi_sentient.pools.registry import PoolRegistry
+from fastapi_sentient.pools._registry import PoolRegistry
 
 __all__ = [
     "Instrumentable",

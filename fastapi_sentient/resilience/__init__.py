@@ -7,16 +7,16 @@ provider calls, named HTTP clients and any async callable a route guards.
 
 from __future__ import annotations
 
-from fastapi_sentient.resilience.breaker import BreakerConfig, BreakerState, CircuitBreaker
-from fastapi_sentient.resilience.errors import (
+from fastapi_sentient.resilience._breaker import BreakerConfig, BreakerState, CircuitBreaker
+from fastapi_sentient.resilience._errors import (
     BulkheadFullError,
     CircuitOpenError,
     DeadlineExceededError,
     ResilienceError,
     ThrottledError,
 )
-from fastapi_sentient.resilience.policy import Policy
-from fastapi_sentient.resilience.registry import ResilienceRegistry
+from fastapi_sentient.resilience._policy import Policy
+from fastapi_sentient.resilience._registry import ResilienceRegistry
 
 __all__ = [
     "BreakerConfig",

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi_sentient.tracing.spans import LLMSpan, active, add_event, llm_span, start_llm_span
+from fastapi_sentient.tracing._spans import LLMSpan, active, add_event, llm_span, start_llm_span
 
 if TYPE_CHECKING:
-    from fastapi_sentient.tracing.component import Tracing
+    from fastapi_sentient.tracing._component import Tracing
 
 __all__ = [
     "LLMSpan",
@@ -29,7 +29,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The component imports the SDK; load it only when someone asks for it.
     if name == "Tracing":
-        from fastapi_sentient.tracing.component import Tracing
+        from fastapi_sentient.tracing._component import Tracing
 
         return Tracing
     raise AttributeError(name)

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from fastapi_sentient.cluster.connection import open_client, parse_redis_url
-from fastapi_sentient.cluster.errors import ClusterUnavailableError
-from fastapi_sentient.cluster.keys import Keys
-from fastapi_sentient.cluster.store import Store
+from fastapi_sentient.cluster._connection import open_client, parse_redis_url
+from fastapi_sentient.cluster._errors import ClusterUnavailableError
+from fastapi_sentient.cluster._keys import Keys
+from fastapi_sentient.cluster._store import Store
 from fastapi_sentient.exceptions import ConfigurationError
 from tests.support.redis_server import RedisServer
 

@@ -21,9 +21,9 @@ from fastapi_sentient.cluster import (
     fence_sql,
     fenced_epoch,
 )
-from fastapi_sentient.cluster.connection import open_client, parse_redis_url
-from fastapi_sentient.cluster.keys import Keys
-from fastapi_sentient.cluster.store import Store
+from fastapi_sentient.cluster._connection import open_client, parse_redis_url
+from fastapi_sentient.cluster._keys import Keys
+from fastapi_sentient.cluster._store import Store
 from tests.cluster.conftest import eventually, node, precreate_boot, running
 from tests.support import redis_topologies as topologies
 from tests.support.procs import wait_until

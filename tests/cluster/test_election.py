@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from fastapi_sentient.cluster import ClusterEvent, Leadership, LeadershipLostError
-from fastapi_sentient.cluster.clock import clock
+from fastapi_sentient.cluster._clock import clock
 from tests.cluster.conftest import FAST, eventually, node, precreate_boot, running
 from tests.support.redis_server import RedisServer
 

@@ -13,7 +13,7 @@ from fastapi_sentient.cluster import (
     ConfigConflictError,
     Leadership,
 )
-from fastapi_sentient.cluster.embedded import EmbeddedCoordinator
+from fastapi_sentient.cluster._embedded import EmbeddedCoordinator
 from tests.cluster.conftest import eventually, node, running
 
 

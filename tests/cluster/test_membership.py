@@ -8,7 +8,7 @@ import httpx2
 import pytest
 
 from fastapi_sentient.cluster import ClusterEvent
-from fastapi_sentient.health.result import CheckResult, HealthStatus
+from fastapi_sentient.health._result import CheckResult, HealthStatus
 from tests.cluster.conftest import eventually, node, precreate_boot, running
 from tests.support.redis_server import RedisServer
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from fastapi_sentient.cluster.connection import open_client, parse_redis_url
-from fastapi_sentient.cluster.keys import Keys
-from fastapi_sentient.cluster.store import Roster, Store
+from fastapi_sentient.cluster._connection import open_client, parse_redis_url
+from fastapi_sentient.cluster._keys import Keys
+from fastapi_sentient.cluster._store import Roster, Store
 from tests.cluster.conftest import precreate_boot
 from tests.support.redis_server import RedisServer
 
@@ -176,9 +176,9 @@ async def test_departed_nodes_are_forgotten_behind_a_floor(store: Store) -> None
 
 async def test_membership_follows_changes_instead_of_rereading_the_list(store: Store) -> None:
     """sync() reads the whole list once; afterwards only what changed, in O(log N) when idle."""
-    from fastapi_sentient.cluster.events import EventBus
-    from fastapi_sentient.cluster.membership import Membership
-    from fastapi_sentient.cluster.model import NodeRecord
+    from fastapi_sentient.cluster._events import EventBus
+    from fastapi_sentient.cluster._membership import Membership
+    from fastapi_sentient.cluster._model import NodeRecord
 
     calls = {"list": 0, "changes": 0}
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from fastapi_sentient.cluster.keys import Keys
+from fastapi_sentient.cluster._keys import Keys
 from tests.cluster.conftest import CLUSTER, eventually, node, running
 from tests.support import redis_topologies as topologies
 from tests.support.redis_server import RedisServer

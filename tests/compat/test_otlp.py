@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from fastapi_sentient._compat import otlp as otlp_compat
-from fastapi_sentient.tracing.encoder import FastOTLPSpanExporter, SpanEncoder
+from fastapi_sentient.tracing._encoder import FastOTLPSpanExporter, SpanEncoder
 from tests.tracing.otlp import OtlpReceiver
 from tests.tracing.test_encoder import varied_spans
 

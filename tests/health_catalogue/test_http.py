@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx2
 import pytest
 
+from fastapi_sentient.health._result import HealthStatus
 from fastapi_sentient.health.checks import HttpCheck
-from fastapi_sentient.health.result import HealthStatus
 from tests.health_catalogue.servers import Scripted
 from tests.support.procs import free_port
 

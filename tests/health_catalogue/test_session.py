@@ -10,8 +10,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 
 from fastapi_sentient import include_plugin
+from fastapi_sentient.health._result import HealthStatus
 from fastapi_sentient.health.checks import SessionStoreCheck
-from fastapi_sentient.health.result import HealthStatus
 from fastapi_sentient.settings import SentientSettings
 from tests.support.redis_server import RedisServer
 

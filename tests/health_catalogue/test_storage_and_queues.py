@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fastapi_sentient.health._result import HealthStatus
 from fastapi_sentient.health.checks import (
     ObjectStorageCheck,
     TcpCheck,
@@ -12,7 +13,6 @@ from fastapi_sentient.health.checks import (
     nats_health_check,
     rabbitmq_check,
 )
-from fastapi_sentient.health.result import HealthStatus
 from tests.health_catalogue.servers import Scripted
 from tests.support.procs import free_port, port_open
 

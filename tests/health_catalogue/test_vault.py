@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from fastapi_sentient.health._result import HealthStatus
 from fastapi_sentient.health.checks import VaultCheck
-from fastapi_sentient.health.result import HealthStatus
 from tests.health_catalogue.servers import Scripted
 
 BODY = {

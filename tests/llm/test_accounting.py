@@ -76,7 +76,7 @@ async def sdk_call(sentient: Sentient, kind: str, model: str) -> Any:
             lambda: claude.messages.create(model=model, max_tokens=50, messages=MESSAGES),
         )
         assert response.usage.cache_read_input_tokens == 900
-    from fastapi_sentient.llm.sdk._shapes import usage_of
+    from fastapi_sentient.llm._sdk._shapes import usage_of
 
     usage = usage_of(response)
     return type(

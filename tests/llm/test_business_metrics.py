@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from prometheus_client import generate_latest
 
-from fastapi_sentient.business_metrics import BusinessMetrics, business_metrics
-from fastapi_sentient.metrics.registry import Metrics
+from fastapi_sentient._business_metrics import BusinessMetrics, business_metrics
+from fastapi_sentient.metrics._registry import Metrics
 from tests.support.asgi import plugged_app, sample
 
 

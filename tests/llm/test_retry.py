@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fastapi_sentient.resilience.budget import RetryBudget
-from fastapi_sentient.resilience.retry import RetryPolicy
+from fastapi_sentient.resilience._budget import RetryBudget
+from fastapi_sentient.resilience._retry import RetryPolicy
 
 
 def test_backoff_is_exponential_and_capped() -> None:

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from fastapi_sentient.llm import CircuitOpenError, ProviderError
-from fastapi_sentient.resilience.breaker import BreakerState
+from fastapi_sentient.resilience._breaker import BreakerState
 from tests.llm.conftest import llm_app, providers
 from tests.llm.fakes import FakeProvider
 from tests.support.asgi import running

@@ -60,7 +60,7 @@ def test_vendor_facts_import_no_http_client() -> None:
     """The package and its vendor facts load without httpx2 (the pools and secrets read them)."""
     code = (
         "import sys\n"
-        "import fastapi_sentient.llm.adapters\n"
+        "import fastapi_sentient.llm._adapters\n"
         "print(any(m == 'httpx2' or m.startswith('httpx2.') for m in sys.modules))\n"
     )
     done = subprocess.run(
@@ -76,7 +76,7 @@ def test_settings_default_anthropic_version_is_the_vendors() -> None:
     resilience layer, which imports the settings), so the one vendor fact it
     repeats is pinned here.
     """
-    from fastapi_sentient.llm.adapters import anthropic
+    from fastapi_sentient.llm._adapters import anthropic
     from fastapi_sentient.settings import LLMProviderSettings
 
     assert LLMProviderSettings.model_fields["anthropic_version"].default == anthropic.API_VERSION

@@ -13,9 +13,9 @@ from openai.types import CompletionUsage
 from openai.types.responses import ResponseUsage
 
 from fastapi_sentient.llm._pricing import start_price_updates
+from fastapi_sentient.llm._sdk._shapes import EventReader
 from fastapi_sentient.llm._types import Usage
 from fastapi_sentient.llm._usage import anthropic_usage, openai_usage, usage_from
-from fastapi_sentient.llm.sdk._shapes import EventReader
 from tests.support.procs import wait_until
 
 OPENAI_CHAT = {

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fastapi_sentient.exceptions import ConfigurationError, NotStartedError, PoolTimeoutError
 from fastapi_sentient.pools import PoolResizeError
-from fastapi_sentient.pools.database import DatabasePool, DatabasePoolTimeoutError, async_url
+from fastapi_sentient.pools._database import DatabasePool, DatabasePoolTimeoutError, async_url
 from tests.pools.conftest import make_app
 
 

@@ -14,10 +14,10 @@ import pytest
 from fastapi import FastAPI
 
 from fastapi_sentient import include_plugin
-from fastapi_sentient.dependencies import http_client
-from fastapi_sentient.llm.adapters import auth_headers
+from fastapi_sentient._dependencies import http_client
+from fastapi_sentient.llm._adapters import auth_headers
 from fastapi_sentient.pools import PoolResizeError
-from fastapi_sentient.pools.http import HttpPool
+from fastapi_sentient.pools._http import HttpPool
 from tests.llm.fakes import ANTHROPIC_KEY, OPENAI_KEY, FakeProvider
 from tests.support.asgi import quiet_settings, running, sample
 

@@ -10,7 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from fastapi_sentient.exceptions import ConfigurationError, NotStartedError, PoolTimeoutError
 from fastapi_sentient.pools import PoolResizeError
-from fastapi_sentient.pools.redis import RedisPool, RedisPoolTimeoutError
+from fastapi_sentient.pools._redis import RedisPool, RedisPoolTimeoutError
 from tests.pools.conftest import make_app
 from tests.support.redis_server import RedisServer
 

@@ -15,8 +15,8 @@ from redis.asyncio import RedisCluster
 from fastapi_sentient import RedisClient
 from fastapi_sentient.exceptions import ConfigurationError, StartupError
 from fastapi_sentient.pools import PoolResizeError
-from fastapi_sentient.pools.redis import RedisPool, RedisPoolTimeoutError
-from fastapi_sentient.pools.redis_cluster import RedisClusterPool
+from fastapi_sentient.pools._redis import RedisPool, RedisPoolTimeoutError
+from fastapi_sentient.pools._redis_cluster import RedisClusterPool
 from tests.pools.conftest import make_app
 from tests.support import redis_topologies as topologies
 from tests.support.asgi import running as serve

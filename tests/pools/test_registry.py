@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from fastapi_sentient import include_plugin
 from fastapi_sentient.exceptions import ConfigurationError, PoolNotFoundError, StartupError
-from fastapi_sentient.health.result import HealthStatus
+from fastapi_sentient.health._result import HealthStatus
 from tests.pools.conftest import make_app, settings
 from tests.pools.fakes import ToyPool
 from tests.support.procs import wait_until

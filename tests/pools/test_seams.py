@@ -6,11 +6,11 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import generate_latest
 
-from fastapi_sentient.health.registry import HealthRegistry
-from fastapi_sentient.lifecycle import Lifecycle
-from fastapi_sentient.metrics.registry import Metrics
+from fastapi_sentient._lifecycle import Lifecycle
+from fastapi_sentient._redact import Redactor
+from fastapi_sentient.health._registry import HealthRegistry
+from fastapi_sentient.metrics._registry import Metrics
 from fastapi_sentient.pools import Instrumentable, PoolRegistry
-from fastapi_sentient.redact import Redactor
 from tests.pools.fakes import ServerDown, ToyPool
 
 

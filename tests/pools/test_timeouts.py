@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from fastapi_sentient import DbSession, Sentient
 from fastapi_sentient.exceptions import DatabaseTimeoutError
-from fastapi_sentient.pools.database import DatabasePool
+from fastapi_sentient.pools._database import DatabasePool
 from tests.pools.conftest import make_app
 from tests.pools.postgres_server import PostgresServer
 from tests.support.asgi import running as lifespan_running

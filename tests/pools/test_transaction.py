@@ -12,8 +12,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_sentient import transaction
-from fastapi_sentient.pools.database import DatabasePool
-from fastapi_sentient.pools.transaction import is_retryable
+from fastapi_sentient.pools._database import DatabasePool
+from fastapi_sentient.pools._transaction import is_retryable
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-from fastapi_sentient.resilience.metrics import ResilienceMetrics
+from fastapi_sentient.resilience._metrics import ResilienceMetrics
 from fastapi_sentient.settings import HttpClientSettings, PolicySettings, SentientSettings
 from tests.support.asgi import plugged_app
 

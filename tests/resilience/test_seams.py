@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi_sentient import SentientSettings
-from fastapi_sentient.health.registry import HealthRegistry
-from fastapi_sentient.lifecycle import Lifecycle
-from fastapi_sentient.metrics.registry import Metrics
-from fastapi_sentient.redact import Redactor
+from fastapi_sentient._lifecycle import Lifecycle
+from fastapi_sentient._redact import Redactor
+from fastapi_sentient.health._registry import HealthRegistry
+from fastapi_sentient.metrics._registry import Metrics
 from fastapi_sentient.resilience import ResilienceRegistry
 
 

@@ -9,8 +9,8 @@ import logging
 import httpx2
 import pytest
 
-from fastapi_sentient.logs import JsonFormatter
-from fastapi_sentient.redact import Redactor, install_log_redaction
+from fastapi_sentient._logs import JsonFormatter
+from fastapi_sentient._redact import Redactor, install_log_redaction
 from tests.security.reflecting_provider import reflecting_provider
 from tests.support.asgi import plugged_app, running
 from tests.support.procs import AppProcess

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 
 from fastapi_sentient import SentientDep, SentientSettings, include_plugin
-from fastapi_sentient.dependencies import DbSession, RedisClient
+from fastapi_sentient._dependencies import DbSession, RedisClient
 
 logger = logging.getLogger("tests.tracing.app")
 

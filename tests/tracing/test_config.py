@@ -8,12 +8,12 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from fastapi_sentient import include_plugin
+from fastapi_sentient._middleware import RequestTrackingMiddleware
 from fastapi_sentient.exceptions import StartupError
-from fastapi_sentient.middleware import RequestTrackingMiddleware
-from fastapi_sentient.tracing.contrib import ContribServerSpanMiddleware
-from fastapi_sentient.tracing.exemplars import ExemplarTrackingMiddleware
-from fastapi_sentient.tracing.middleware import ServerSpanMiddleware
-from fastapi_sentient.tracing.provider import build_resource, build_sampler
+from fastapi_sentient.tracing._contrib import ContribServerSpanMiddleware
+from fastapi_sentient.tracing._exemplars import ExemplarTrackingMiddleware
+from fastapi_sentient.tracing._middleware import ServerSpanMiddleware
+from fastapi_sentient.tracing._provider import build_resource, build_sampler
 from tests.support.asgi import quiet_settings, running
 from tests.tracing.apps import build_app
 from tests.tracing.conftest import tracing_settings

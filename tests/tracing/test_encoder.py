@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
 
-from fastapi_sentient.tracing.encoder import SpanEncoder
+from fastapi_sentient.tracing._encoder import SpanEncoder
 
 
 class Keep(SpanExporter):

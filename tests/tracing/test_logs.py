@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from fastapi_sentient.logs import JsonFormatter, current_request_id
-from fastapi_sentient.redact import Redactor
+from fastapi_sentient._logs import JsonFormatter, current_request_id
+from fastapi_sentient._redact import Redactor
 from tests.support.asgi import quiet_settings, running
 from tests.tracing.apps import build_app
 

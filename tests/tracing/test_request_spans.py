@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 
 from fastapi_sentient import include_plugin
 from fastapi_sentient.tracing import add_event, llm_span
-from fastapi_sentient.tracing.request_span import RequestSpan
+from fastapi_sentient.tracing._request_span import RequestSpan
 from tests.support.asgi import running, sample
 from tests.tracing.conftest import tracing_settings
 from tests.tracing.otlp import OtlpReceiver, ReceivedSpan

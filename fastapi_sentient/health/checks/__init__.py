@@ -14,12 +14,12 @@ storage, message queues and a Redis session store.
 
 from __future__ import annotations
 
-from fastapi_sentient.health.checks.http import HttpCheck
-from fastapi_sentient.health.checks.queue import nats_health_check, rabbitmq_check
-from fastapi_sentient.health.checks.session import SessionStoreCheck
-from fastapi_sentient.health.checks.storage import ObjectStorageCheck
-from fastapi_sentient.health.checks.tcp import TcpCheck, amqp_check, nats_check
-from fastapi_sentient.health.checks.vault import VaultCheck
+from fastapi_sentient.health.checks._http import HttpCheck
+from fastapi_sentient.health.checks._queue import nats_health_check, rabbitmq_check
+from fastapi_sentient.health.checks._session import SessionStoreCheck
+from fastapi_sentient.health.checks._storage import ObjectStorageCheck
+from fastapi_sentient.health.checks._tcp import TcpCheck, amqp_check, nats_check
+from fastapi_sentient.health.checks._vault import VaultCheck
 
 __all__ = [
     "HttpCheck",
