@@ -228,11 +228,11 @@ async def test_rendering_lets_other_tasks_run(monkeypatch: pytest.MonkeyPatch) -
     """A big scrape renders in slices on the loop: other tasks run before it finishes."""
     import asyncio
 
-    from fastapi_sentient.metrics import _exposition as exposition
     from fastapi_sentient.metrics import _openmetrics_format as openmetrics_format
+    from fastapi_sentient.metrics import _turns as turns
     from fastapi_sentient.metrics._exposition import MetricsEndpoint
 
-    monkeypatch.setattr(exposition, "_SLICE_SECONDS", 0.0)
+    monkeypatch.setattr(turns, "SLICE_SECONDS", 0.0)
     metrics = Metrics(CollectorRegistry(), process_collectors=False)
     hist = metrics.histogram("work_seconds", "Work.", ("n",))
     for index in range(openmetrics_format.CHUNK_CHILDREN * 4):

@@ -1,4 +1,4 @@
-"""asyncio's signal-handler internals.
+"""asyncio's signal-handler and run-queue internals.
 
 Servers that own their signals through ``loop.add_signal_handler`` (hypercorn,
 granian's workers) are chained by replacing their handler with ours and
@@ -6,6 +6,10 @@ calling theirs after the drain delay.  asyncio has no getter for a registered
 handler, and ``asyncio.Handle`` does not expose the callback and arguments it
 wraps; the Unix loops keep the handles in ``_signal_handlers`` and each handle
 keeps ``_callback`` and ``_args``.
+
+A long render on the event loop steps aside while other work is queued; asyncio
+has no public count of the callbacks waiting to run, and its loops keep them in
+the ``_ready`` deque.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 from fastapi_sentient.exceptions import LibraryInternalsError
 
-__all__ = ["handle_parts", "signal_handler"]
+__all__ = ["handle_parts", "ready_count", "signal_handler"]
 
 
 def _missing(attribute: str, use: str) -> LibraryInternalsError:
@@ -53,3 +57,19 @@ def handle_parts(handle: asyncio.Handle) -> tuple[Any, tuple[Any, ...]]:
     except AttributeError:
         attribute = "Handle._callback/_args"
         raise _missing(attribute, "calling a chained signal handler") from None
+
+
+def ready_count(loop: asyncio.AbstractEventLoop) -> int | None:
+    """How many callbacks wait in the loop's run queue (``loop._ready``).
+
+    None when the loop is not asyncio's own (uvloop keeps its queue out of
+    reach): the caller then judges by time alone.  asyncio's own loop without
+    the deque raises :class:`LibraryInternalsError`.
+    """
+    ready = getattr(loop, "_ready", None)
+    if ready is None:
+        if isinstance(loop, asyncio.BaseEventLoop):
+            attribute = "BaseEventLoop._ready"
+            raise _missing(attribute, "yielding to queued work during a scrape")
+        return None
+    return len(ready)

@@ -6,21 +6,17 @@ We reuse prometheus_client's own negotiation (``choose_encoder``), so OpenMetric
 with our own encoders, which produce the library's bytes in less time.
 
 A scrape of a large registry is a long stretch of Python, and the requests
-sharing the process must not wait for all of it.  A rendering thread
-would not help them: it holds the GIL for the interpreter's whole switch
-interval every time a request's thread wants it back.  So OpenMetrics is
-rendered on the event loop in short slices with a pause after each, in which
-other requests run — a scrape never has the process to itself while it
-renders — and compressed by zlib in a worker thread, which releases the GIL
-while it compresses.  Multiprocess mode reads every worker's files, which is
-file I/O: that rendering runs in a thread.
+sharing the process must not wait for all of it.  OpenMetrics is rendered on
+the event loop in short slices that step aside whenever other work is waiting
+(``_turns.py``), and compressed piece by piece in the same slices.  Multiprocess mode reads every worker's files, which
+is file I/O: that rendering runs in a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
-import time
+import zlib
 from functools import partial
 from typing import Any
 
@@ -31,16 +27,14 @@ from starlette.types import Receive, Scope, Send
 from fastapi_sentient.metrics._openmetrics_format import Fallback, OpenMetricsEncoder
 from fastapi_sentient.metrics._registry import Metrics
 from fastapi_sentient.metrics._text_format import TextEncoder
+from fastapi_sentient.metrics._turns import Turns
 
 _GZIP_MIN_BYTES = 1024
 #: zlib's fastest level: expositions repeat their label strings, so higher levels
 #: buy little size for their time (measured in docs/performance.md).
 GZIP_LEVEL = 1
-#: Longest stretch the event loop spends rendering before it lets other tasks run.
-_SLICE_SECONDS = 0.0005
-#: Pause after each slice (the selector rounds it up to a millisecond): requests that
-#: arrive while a scrape renders wait for at most one slice.
-_REST_SECONDS = 0.001
+#: zlib's window bits for a gzip header and trailer.
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -128,19 +122,34 @@ class MetricsEndpoint:
         self.text = TextEncoder()
         self.openmetrics = OpenMetricsEncoder()
 
-    async def _openmetrics(self) -> bytes | None:
-        """OpenMetrics rendered on the loop in slices; None when the library must render it."""
-        pieces: list[str] = []
+    async def _openmetrics(self, gzipped: bool) -> tuple[bytes, bool] | None:
+        """OpenMetrics rendered, encoded and compressed on the loop in slices.
+
+        Returns the body and whether it is gzipped, or None when the library must
+        render it.  Each piece is encoded and fed to zlib as it comes, so no step
+        of the scrape holds the loop for longer than a slice, and no thread
+        competes with the loop for its core.
+        """
+        raw: list[bytes] = []
+        size = 0
+        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS) if gzipped else None
+        compressed: list[bytes] = []
+        turns = Turns()
         try:
-            deadline = time.perf_counter() + _SLICE_SECONDS
             for piece in self.openmetrics.chunks(self.metrics.registry):
-                pieces.append(piece)
-                if time.perf_counter() >= deadline:
-                    await asyncio.sleep(_REST_SECONDS)
-                    deadline = time.perf_counter() + _SLICE_SECONDS
+                data = piece.encode("utf-8")
+                raw.append(data)
+                size += len(data)
+                if compressor is not None:
+                    compressed.append(compressor.compress(data))
+                if turns.due():
+                    await turns.step_aside()
         except Fallback:
             return None
-        return "".join(pieces).encode("utf-8")
+        if compressor is None or size < _GZIP_MIN_BYTES:
+            return b"".join(raw), False
+        compressed.append(compressor.flush())
+        return b"".join(compressed), True
 
     async def _render(self, accept: str, accept_encoding: str) -> tuple[bytes, list[Any]]:
         encoder, content_type = choose_encoder(accept)
@@ -148,12 +157,14 @@ class MetricsEndpoint:
             return await asyncio.to_thread(
                 render, self.metrics, accept, accept_encoding, self.text, self.openmetrics
             )
-        body = await self._openmetrics()
-        if body is None:
+        rendered = await self._openmetrics(accepts_gzip(accept_encoding))
+        if rendered is None:
             body = await asyncio.to_thread(encoder, self.metrics.registry)
-        gzipped = len(body) >= _GZIP_MIN_BYTES and accepts_gzip(accept_encoding)
-        if gzipped:
-            body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
+            gzipped = len(body) >= _GZIP_MIN_BYTES and accepts_gzip(accept_encoding)
+            if gzipped:
+                body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
+        else:
+            body, gzipped = rendered
         return body, _headers(content_type, body, gzipped)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -38,8 +38,9 @@ from fastapi_sentient.metrics._label_prefix import MAX_CACHED, LabelPrefixes, es
 # the underscores scheme rewrites in sample names but not in ``# HELP``).
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _go_float = cast("Callable[[float], str]", utils.floatToGoString)
-#: Children rendered between two yields of :meth:`OpenMetricsEncoder.chunks`.
-CHUNK_CHILDREN = 8
+#: Children rendered between two yields of :meth:`OpenMetricsEncoder.chunks`: a histogram
+#: child is a couple of dozen lines, so a piece stays well inside the endpoint's slice.
+CHUNK_CHILDREN = 2
 
 
 class Fallback(Exception):

@@ -49,3 +49,35 @@ def test_a_foreign_loop_has_nothing_to_chain() -> None:
         pass
 
     assert asyncio_compat.signal_handler(ForeignLoop(), signal.SIGTERM) is None
+
+
+async def test_the_run_queue_counts_the_callbacks_waiting() -> None:
+    """``ready_count`` sees callbacks queued with ``call_soon`` and none once they ran."""
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(0)
+    before = asyncio_compat.ready_count(loop)
+    assert before is not None
+    ran: list[int] = []
+    for index in range(3):
+        loop.call_soon(ran.append, index)
+    assert asyncio_compat.ready_count(loop) == before + 3
+    await asyncio.sleep(0)
+    assert ran == [0, 1, 2]
+
+
+def test_a_loop_without_its_run_queue_fails_loudly() -> None:
+    """asyncio's own loop lacking ``_ready`` raises; a foreign loop gives None."""
+    loop = asyncio.new_event_loop()
+    ready = loop._ready  # type: ignore[attr-defined]
+    del loop._ready  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(LibraryInternalsError, match=r"BaseEventLoop\._ready"):
+            asyncio_compat.ready_count(loop)
+    finally:
+        loop._ready = ready  # type: ignore[attr-defined]
+        loop.close()
+
+    class ForeignLoop(asyncio.AbstractEventLoop):
+        pass
+
+    assert asyncio_compat.ready_count(ForeignLoop()) is None
