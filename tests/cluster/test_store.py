@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from fastapi_sentient.cluster import _scripts as scripts
 from fastapi_sentient.cluster._connection import open_client, parse_redis_url
 from fastapi_sentient.cluster._keys import Keys
 from fastapi_sentient.cluster._store import Roster, Store
@@ -16,6 +18,12 @@ from tests.support.redis_server import RedisServer
 pytestmark = pytest.mark.integration
 
 KEYS = Keys.for_cluster("test")
+#: Every script a store runs, by its SHA1 (what ``SCRIPT EXISTS`` is asked).
+_SHAS = [
+    hashlib.sha1(getattr(scripts, name).encode()).hexdigest()  # Redis names a script by its SHA1
+    for name in dir(scripts)
+    if name.isupper() and not name.startswith("_") and isinstance(getattr(scripts, name), str)
+]
 
 
 @pytest.fixture
@@ -233,3 +241,34 @@ async def test_config_compare_and_set_bumps_the_version_once(store: Store) -> No
     _gen, version, entries = await store.poll(position)
     assert version == 2
     assert [e.fields for e in entries] == [{"type": "config-changed", "version": "2"}]
+
+
+async def test_prepare_loads_only_the_scripts_the_server_lacks(
+    store: Store, redis_proc: RedisServer
+) -> None:
+    """The first node loads every script; each later one asks once and loads none."""
+    import redis
+
+    admin = redis.Redis(port=redis_proc.port)
+    admin.script_flush()
+    admin.config_resetstat()
+
+    def calls(command: str) -> int:
+        stats = admin.info("commandstats").get(f"cmdstat_{command}")
+        return int(stats["calls"]) if stats else 0
+
+    await store.prepare(5)
+    scripts = calls("script|load")
+    assert (calls("script|exists"), scripts) == (1, len(_SHAS))
+    client = open_client(parse_redis_url(redis_proc.url), timeout=0.5, connect_timeout=0.5)
+    later = Store(client, KEYS, timeout=0.5, lease_ms=1000, node_ttl_ms=1000)
+    try:
+        await later.prepare(5)
+        assert (calls("script|exists"), calls("script|load")) == (2, scripts)
+        outcome, _generation, _roster = await later.heartbeat("b", "inc-b", "{}", must_exist=False)
+        assert outcome == "joined"
+        assert calls("script|load") == scripts  # the heartbeat ran from the loaded script
+        assert all(admin.script_exists(*_SHAS))
+    finally:
+        await client.aclose()
+        admin.close()
