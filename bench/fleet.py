@@ -3,7 +3,7 @@
 For each N (10, 100, 500 in a full run), N bare Redis coordinators (what a
 replica runs for the cluster, without its app, health loops or HTTP) run
 packed many to a process (``bench.fleet_worker``).  Once they agree on a
-leader, the harness measures, at that N:
+leader and every node lists every member, the harness measures, at that N:
 
 * the steady-state load on Redis — commands per second (client commands, and
   the commands the scripts run inside Redis), per node and per heartbeat
@@ -197,7 +197,26 @@ def _size(redis_url: str, client: redis.Redis, n: int, window: float, log: Log) 
         leader = _wait(
             lambda: _agreed(_states(workers)), 60 + 0.3 * n, "one leader seen by every node"
         )
-        log(f"  N={n}: {processes} processes up in {startup_s:.1f} s; leader {leader[0]}")
+        # steady state: every node lists every member (a rolling start makes each node read
+        # each joiner's record once, O(N²) in all, and its tail must not be counted as load)
+        converged_s: float | None = None
+        try:
+            _wait(
+                lambda: all(node["members"] == n for node in _states(workers)),
+                60 + 0.3 * n,
+                "every node to list every member",
+            )
+            converged_s = time.monotonic() - started
+        except TimeoutError:
+            pass  # measured anyway, and reported as not converged
+        log(
+            f"  N={n}: {processes} processes up in {startup_s:.1f} s; leader {leader[0]}; "
+            + (
+                f"every node lists all {n} members after {converged_s:.1f} s"
+                if converged_s is not None
+                else "some nodes still miss members"
+            )
+        )
 
         procs = [psutil.Process(w.proc.pid) for w in workers]
         cpu0 = sum(sum(p.cpu_times()[:2]) for p in procs)
@@ -246,6 +265,7 @@ def _size(redis_url: str, client: redis.Redis, n: int, window: float, log: Log) 
         "nodes": n,
         "processes": processes,
         "startup_s": round(startup_s, 2),
+        "members_converged_s": None if converged_s is None else round(converged_s, 2),
         "load_average": [round(x, 2) for x in (*load_before, *load_after)],
         "redis": {
             **{k: round(v, 4) if isinstance(v, float) else v for k, v in load.items()},

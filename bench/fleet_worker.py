@@ -13,8 +13,8 @@ nodes queued behind it miss their call timeouts with the CPU idle.
 The harness talks to the process over stdin/stdout, one JSON object a line:
 
 * ``{"cmd": "state"}`` → every node's id, whether it leads, the last leader it
-  observed (``new_leader``: node, epoch, when) and the last configuration
-  version it applied (and when);
+  observed (``new_leader``: node, epoch, when), the last configuration
+  version it applied (and when) and how many live members it lists;
 * ``{"cmd": "members", "count": n}`` → latency of ``members()`` on one node;
 * ``{"cmd": "set_config", "data": …}`` → compare-and-set through one node;
 * ``{"cmd": "stop"}`` → shut every node down cleanly.
@@ -85,6 +85,7 @@ class Node:
             "is_leader": bool(self.cluster.is_leader),
             "leader": self.leader,
             "config": self.config,
+            "members": self.cluster.cluster_health().total,
         }
 
 
@@ -142,5 +143,7 @@ if __name__ == "__main__":
     parser.add_argument("--nodes", type=int, required=True)
     parser.add_argument("--settings", default="{}", help="JSON of extra settings")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     asyncio.run(main(args.redis, args.prefix, args.nodes, json.loads(args.settings)))

@@ -20,9 +20,15 @@ from typing import Any
 
 from fastapi_sentient.cluster._config_state import AppliedConfig
 from fastapi_sentient.cluster._errors import ConfigConflictError
-from fastapi_sentient.cluster._store import Store, StreamEntry
+from fastapi_sentient.cluster._store import POLL_COUNT, Polled, Store, StreamEntry
 
 logger = logging.getLogger("fastapi_sentient.cluster")
+
+
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    """A stream entry id (``ms-seq``) as a pair that orders like the stream."""
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
 
 
 def _decode(document: str) -> Any:
@@ -64,25 +70,45 @@ class ConfigWatcher:
         async with self._lock:
             await self._poll()
 
+    async def deliver(self, polled: Polled) -> None:
+        """Take a read the heartbeat made for us (:meth:`poll` without its round trip).
+
+        The watch loop may have polled since the heartbeat read: entries at or
+        before the position reached since are skipped, so none is delivered twice.
+
+        Raises:
+            ClusterUnavailableError: Redis did not answer a follow-up read.
+        """
+        async with self._lock:
+            if self.position is None:
+                await self.start()
+            elif await self._take(polled):
+                await self._poll()
+
     async def _poll(self) -> None:
         if self.position is None:
             await self.start()
             return
-        while True:
-            generation, version, entries = await self._store.poll(self.position)
-            if self._store_was_reset(generation):
-                logger.warning("the cluster store lost its data; re-reading the configuration")
-                self._applied.reset()
-                self._on_reset()
-                await self.start()
-                return
-            for entry in entries:
+        while await self._take(await self._store.poll(self.position)):
+            pass
+
+    async def _take(self, polled: Polled) -> bool:
+        """Apply one read; True when the stream may hold more entries than it returned."""
+        if self._store_was_reset(polled.generation):
+            logger.warning("the cluster store lost its data; re-reading the configuration")
+            self._applied.reset()
+            self._on_reset()
+            await self.start()
+            return False
+        for entry in polled.entries:
+            if self.position is None or _stream_id(entry.id) > _stream_id(self.position):
                 self.position = entry.id
                 self._on_entry(entry)
-            if len(entries) < 500:
-                break
-        if version > self._applied.version:
+        if len(polled.entries) >= POLL_COUNT:
+            return True
+        if polled.version > self._applied.version:
             await self._read()
+        return False
 
     def _store_was_reset(self, generation: str) -> bool:
         previous, self.generation = self.generation, generation

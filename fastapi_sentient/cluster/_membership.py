@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from fastapi_sentient.cluster._events import ClusterEvent, EventBus
 from fastapi_sentient.cluster._model import NodeRecord
-from fastapi_sentient.cluster._store import Roster, Store, StreamEntry
+from fastapi_sentient.cluster._store import Polled, Roster, Store, StreamEntry
 
 logger = logging.getLogger("fastapi_sentient.cluster")
 
@@ -69,17 +69,24 @@ class Membership:
 
     # --- this node ---------------------------------------------------------------------------
 
-    async def heartbeat(self) -> bool:
-        """Announce this node; True when it (re)joined with a new record.
+    async def heartbeat(self, poll_after: str | None = None) -> tuple[bool, Polled | None]:
+        """Announce this node; whether it (re)joined with a new record, and what it polled.
+
+        With ``poll_after`` (the config watcher's stream position) the heartbeat's
+        round trip also reads the stream and config version, for the watcher.
 
         Raises:
             ClusterUnavailableError: Redis did not confirm the heartbeat.
         """
         record = self._describe(self.incarnation)
-        outcome, _generation, self._beat_roster = await self._store.heartbeat(
-            record.node_id, self.incarnation, record.to_json(), must_exist=self.registered
+        beat = await self._store.heartbeat(
+            record.node_id,
+            self.incarnation,
+            record.to_json(),
+            must_exist=self.registered,
+            poll_after=poll_after,
         )
-        if outcome == "evicted":
+        if beat.outcome == "evicted":
             old = self.incarnation
             self.incarnation = new_incarnation()
             logger.warning(
@@ -91,11 +98,16 @@ class Membership:
             )
             self.registered = False
             record = self._describe(self.incarnation)
-            outcome, _generation, self._beat_roster = await self._store.heartbeat(
-                record.node_id, self.incarnation, record.to_json(), must_exist=False
+            beat = await self._store.heartbeat(
+                record.node_id,
+                self.incarnation,
+                record.to_json(),
+                must_exist=False,
+                poll_after=poll_after,
             )
+        self._beat_roster = beat.roster
         self.registered = True
-        return outcome == "joined"
+        return beat.outcome == "joined", beat.polled
 
     async def leave(self, node_id: str, timeout: float | None = None) -> bool:
         """Remove this incarnation from the group (graceful shutdown)."""

@@ -198,12 +198,20 @@ class RedisCoordinator(Coordinator):
             await pause(self._beat, interval)
             try:
                 await self._prepare()
-                if await membership.heartbeat() and services.local:
+                # the heartbeat's round trip also reads the stream and config version
+                joined, polled = await membership.heartbeat(poll_after=watcher.position)
+                if joined and services.local:
                     await services.reassert()
+                reaped: list[str] = []
                 if self.is_leader or self._leader_seen[0] is None:
                     # one reaper is enough: liveness is decided when reading anyway
-                    await membership.reap()
-                await watcher.poll()  # stream first: departures keep their recorded reason
+                    reaped = await membership.reap()
+                # stream first: departures keep their recorded reason (a reap's own
+                # entries came after the heartbeat's read, so they need a read of their own)
+                if polled is None or reaped:
+                    await watcher.poll()
+                else:
+                    await watcher.deliver(polled)
                 live = await membership.sync()
             except ClusterUnavailableError as exc:
                 self._beat_log.failure(exc)

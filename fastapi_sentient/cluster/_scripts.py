@@ -148,10 +148,13 @@ return {h[1], h[2] or '', h[3] or '0', redis.call('HGET', KEYS[2], h[1]) or '',
         redis.call('ZSCORE', KEYS[3], h[1]) or ''}
 """
 
-# KEYS: members nodes boot holdoff events services roster replid epoch leader changes
+# KEYS: members nodes boot holdoff events services roster replid epoch leader changes config
 # ARGV: node inc doc must_exist gen lease_ms maxlen replid node_ttl_ms stale_limit
-# Returns {outcome, gen, now_ms, roster version, roster floor, members past the TTL}: the
-# roster as ROSTER reads it, so a heartbeat needs no second round trip to follow the list.
+#       poll_after poll_count
+# Returns {outcome, gen, now_ms, roster version, roster floor, members past the TTL,
+# config version, stream entries after poll_after}: the roster as ROSTER reads it and the
+# stream and config as POLL reads them, so a heartbeat needs no second or third round trip
+# to follow the list, the events and the configuration.  An empty poll_after reads no entries.
 HEARTBEAT = (
     _COMMON
     + """
@@ -163,7 +166,12 @@ local function reply(outcome)
   local h = redis.call('HMGET', KEYS[7], 'v', 'floor')
   local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. int(now - tonumber(ARGV[9])),
                            'LIMIT', 0, ARGV[10])
-  return {outcome, gen, int(now), h[1] or '0', h[2] or '0', stale}
+  local entries = {}
+  if ARGV[11] ~= '' then
+    entries = redis.call('XRANGE', KEYS[5], '(' .. ARGV[11], '+', 'COUNT', ARGV[12])
+  end
+  local config = redis.call('HGET', KEYS[12], 'v') or '0'
+  return {outcome, gen, int(now), h[1] or '0', h[2] or '0', stale, config, entries}
 end
 local present = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local stored = redis.call('HGET', KEYS[2], ARGV[1])

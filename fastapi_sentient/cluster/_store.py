@@ -21,7 +21,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from fastapi_sentient._redact import mask_url
 from fastapi_sentient.cluster import _scripts as scripts
@@ -65,6 +65,29 @@ class StreamEntry:
 
     id: str
     fields: dict[str, str]
+
+
+#: Stream entries one poll reads at most; a full page means there may be more.
+POLL_COUNT = 500
+
+
+@dataclass(frozen=True)
+class Polled:
+    """One read of the stream and config version, from ``after`` on."""
+
+    after: str
+    generation: str
+    version: int
+    entries: list[StreamEntry]
+
+
+class Beat(NamedTuple):
+    """What a heartbeat returns; ``polled`` when it was asked to poll as well."""
+
+    outcome: str
+    generation: str
+    roster: Roster
+    polled: Polled | None = None
 
 
 class Store:
@@ -328,12 +351,20 @@ class Store:
     # --- membership ---------------------------------------------------------------------------
 
     async def heartbeat(
-        self, node: str, incarnation: str, document: str, *, must_exist: bool
-    ) -> tuple[str, str, Roster]:
-        """Announce this node; returns (outcome, store generation, roster as of then).
+        self,
+        node: str,
+        incarnation: str,
+        document: str,
+        *,
+        must_exist: bool,
+        poll_after: str | None = None,
+    ) -> Beat:
+        """Announce this node; returns the outcome, store generation and roster as of then.
 
         The outcome is ``joined`` (new incarnation recorded), ``ok`` or ``evicted``
         (``must_exist`` and the record was gone or belongs to another incarnation).
+        With ``poll_after`` the same round trip reads what :meth:`poll` would: the
+        stream entries after that position and the config version.
         """
         k = self.keys
         replid = await self.replication_id()
@@ -351,6 +382,7 @@ class Store:
                 k.epoch,
                 k.leader,
                 k.changes,
+                k.config,
             ),
             (
                 node,
@@ -363,10 +395,15 @@ class Store:
                 replid,
                 self.node_ttl_ms,
                 ROSTER_STALE_LIMIT,
+                poll_after or "",
+                POLL_COUNT,
             ),
         )
         roster = Roster(int(reply[3]), int(reply[4]), frozenset(str(x) for x in reply[5]))
-        return str(reply[0]), str(reply[1]), roster
+        polled = None
+        if poll_after is not None:
+            polled = Polled(poll_after, str(reply[1]), int(reply[6]), _entries(reply[7]))
+        return Beat(str(reply[0]), str(reply[1]), roster, polled)
 
     async def reap(self) -> list[str]:
         """Remove members whose last heartbeat is older than the node TTL."""
@@ -474,12 +511,15 @@ class Store:
         reply = await self._run("WATCH_START", (k.events, k.config, k.boot))
         return str(reply[0]), str(reply[1]), int(reply[2]), str(reply[3])
 
-    async def poll(self, after: str, count: int = 500) -> tuple[str, int, list[StreamEntry]]:
-        """(generation, config version, stream entries after ``after``)."""
+    async def poll(self, after: str, count: int = POLL_COUNT) -> Polled:
+        """The generation, config version and stream entries after ``after``."""
         k = self.keys
         reply = await self._run("POLL", (k.events, k.config, k.boot), (after, count))
-        entries = [StreamEntry(str(item[0]), _pairs(item[1])) for item in (reply[2] or [])]
-        return str(reply[0]), int(reply[1]), entries
+        return Polled(after, str(reply[0]), int(reply[1]), _entries(reply[2]))
+
+
+def _entries(items: Sequence[Any] | None) -> list[StreamEntry]:
+    return [StreamEntry(str(item[0]), _pairs(item[1])) for item in (items or [])]
 
 
 def _pairs(flat: Sequence[Any]) -> dict[str, str]:

@@ -238,9 +238,30 @@ async def test_config_compare_and_set_bumps_the_version_once(store: Store) -> No
     position, generation, version, document = await store.watch_start()
     assert (generation, version, document) == ("established", 1, '{"a":1}')
     assert await store.set_config(1, '{"a":3}') == (True, 2)
-    _gen, version, entries = await store.poll(position)
-    assert version == 2
-    assert [e.fields for e in entries] == [{"type": "config-changed", "version": "2"}]
+    polled = await store.poll(position)
+    assert (polled.after, polled.generation, polled.version) == (position, "established", 2)
+    assert [e.fields for e in polled.entries] == [{"type": "config-changed", "version": "2"}]
+
+
+async def test_a_heartbeat_asked_to_poll_reads_what_a_poll_reads(store: Store) -> None:
+    """One round trip: the heartbeat returns the same entries and version as POLL from there."""
+    await store.set_config(0, '{"a":1}')
+    position, _generation, _version, _document = await store.watch_start()
+    assert (await store.heartbeat("a", "1", "{}", must_exist=False)).polled is None
+    await store.set_config(1, '{"a":2}')
+    beat = await store.heartbeat("b", "1", "{}", must_exist=False, poll_after=position)
+    alone = await store.poll(position)
+    assert beat.outcome == "joined"
+    assert beat.polled == alone
+    assert [e.fields.get("type") for e in alone.entries] == [
+        "node-joined",
+        "config-changed",
+        "node-joined",
+    ]
+    assert alone.version == 2
+    later = await store.heartbeat("b", "1", "{}", must_exist=True, poll_after=alone.entries[-1].id)
+    assert later.polled is not None
+    assert (later.polled.entries, later.polled.version) == ([], 2)
 
 
 async def test_prepare_loads_only_the_scripts_the_server_lacks(
@@ -265,10 +286,43 @@ async def test_prepare_loads_only_the_scripts_the_server_lacks(
     try:
         await later.prepare(5)
         assert (calls("script|exists"), calls("script|load")) == (2, scripts)
-        outcome, _generation, _roster = await later.heartbeat("b", "inc-b", "{}", must_exist=False)
-        assert outcome == "joined"
+        beat = await later.heartbeat("b", "inc-b", "{}", must_exist=False)
+        assert beat.outcome == "joined"
         assert calls("script|load") == scripts  # the heartbeat ran from the loaded script
         assert all(admin.script_exists(*_SHAS))
     finally:
         await client.aclose()
         admin.close()
+
+
+async def test_a_heartbeats_read_overtaken_by_a_poll_delivers_nothing_twice(store: Store) -> None:
+    """The watch loop polled after the heartbeat read: only entries past it are delivered."""
+    from fastapi_sentient.cluster._config_state import AppliedConfig
+    from fastapi_sentient.cluster._config_watch import ConfigWatcher
+    from fastapi_sentient.cluster._events import EventBus
+
+    seen: list[str] = []
+    applied = AppliedConfig(EventBus())
+    watcher = ConfigWatcher(
+        store, applied, on_entry=lambda entry: seen.append(entry.id), on_reset=lambda: None
+    )
+    await watcher.start()
+    start = watcher.position
+    assert start is not None
+    await store.set_config(0, '{"a":1}')
+    beat = await store.heartbeat("a", "1", "{}", must_exist=False, poll_after=start)
+    await watcher.poll()  # the doorbell's poll gets there first
+    assert applied.version == 1
+    delivered = list(seen)
+    await store.set_config(1, '{"a":2}')
+    stale = beat.polled
+    assert stale is not None
+    assert [e.id for e in stale.entries] == delivered
+    await watcher.deliver(stale)
+    assert seen == delivered  # nothing twice
+    fresh = await store.heartbeat("a", "1", "{}", must_exist=True, poll_after=watcher.position)
+    assert fresh.polled is not None
+    await watcher.deliver(fresh.polled)
+    assert seen == delivered + [e.id for e in fresh.polled.entries]
+    assert len(seen) == len(set(seen)) == len(delivered) + 1
+    assert (applied.version, applied.data) == (2, {"a": 2})
