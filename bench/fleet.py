@@ -300,8 +300,9 @@ def run(sizes: list[int], window: float, log: Log) -> dict[str, Any]:
     results: dict[str, Any] = {
         "method": f"N bare Redis coordinators ({PER_PROCESS} per process at most, two processes "
         "at least, each with its own connection pool and Pub/Sub subscription as a replica has; "
-        "no app, health loops or HTTP) against one redis-server; Redis load over "
-        f"{window:g} s of steady state; members() 20 times on one node; a config change "
+        "no app, health loops or HTTP) against one redis-server; once every node lists every "
+        f"member (time from the first start), Redis load over {window:g} s of steady state; "
+        "members() 20 times on one node; a config change "
         "through one node until every node's callback ran; SIGKILL of the leader's process "
         "until every surviving node observed the new leader",
         "timings": TIMINGS,

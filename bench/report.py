@@ -409,6 +409,7 @@ def _fleet(section: dict[str, Any] | None) -> list[str]:
             (
                 size["nodes"],
                 size["processes"],
+                _fmt(size.get("members_converged_s"), 1),
                 f"{r['commands_per_s']:,.0f}",
                 _fmt(r.get("commands_per_heartbeat"), 1),
                 _fmt(r.get("client_calls_per_heartbeat"), 2),
@@ -438,6 +439,7 @@ def _fleet(section: dict[str, Any] | None) -> list[str]:
             (
                 "nodes",
                 "processes",
+                "every node lists every member after s",
                 "Redis commands/s",
                 "commands per node and heartbeat",
                 "client calls per node and heartbeat",
