@@ -83,3 +83,25 @@ async def test_a_loop_that_never_idles_still_lets_the_render_finish(
     renders = [index for index, event in enumerate(events) if event == "render"]
     assert len(renders) == 3
     assert all(second - first > 1 for first, second in itertools.pairwise(renders))
+
+
+def test_on_uvloop_a_request_still_runs_all_its_steps_before_the_next_slice() -> None:
+    """uvloop (what uvicorn[standard] runs) hides its queue: time tells the busy turns."""
+    import uvloop
+
+    from fastapi_sentient._compat.asyncio import ready_count
+
+    async def scenario() -> list[str]:
+        assert ready_count(asyncio.get_running_loop()) is None
+        events: list[str] = []
+        render = asyncio.create_task(_render(events, 4))
+        request = asyncio.create_task(
+            _request(events, 5, work_seconds=4 * turns_module.BUSY_TURN_SECONDS)
+        )
+        await render
+        await request
+        return events
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        events = runner.run(scenario())
+    assert events == ["render"] + ["request"] * 5 + ["render"] * 3

@@ -6,6 +6,7 @@ module imports the other.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Self
 
 from redis.asyncio.retry import Retry
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from fastapi_sentient._settings_groups import RedisSettings
 
 
-class RedisPoolConfig:
+class RedisPoolConfig(ABC):
     """What every Redis pool is configured with (``SENTIENT_REDIS_*``)."""
 
     kind = "redis"
@@ -85,9 +86,9 @@ class RedisPoolConfig:
         )
 
     @property
+    @abstractmethod
     def client(self) -> Any:
         """The client, once the app has started (each pool class names its type)."""
-        raise NotImplementedError
 
     def instrument(self, tracer_provider: TracerProvider) -> bool:
         """Command spans from ``opentelemetry-instrumentation-redis`` on this pool's client."""
