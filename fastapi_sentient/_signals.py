@@ -12,8 +12,10 @@ Servers own their signals in one of two ways, and both can be chained from
 lifespan startup, which every server runs after installing its handlers:
 uvicorn (alone, with ``--workers``, or inside gunicorn's ``uvicorn-worker``)
 uses ``signal.signal``; hypercorn (single process) and granian's workers use
-the event loop's ``add_signal_handler``, which we replace with ours and call
-after the delay.  Where the process running the app receives no signal at all
+the event loop's ``add_signal_handler``.  On asyncio's own loop we replace that
+handler with ours and call it after the delay; uvloop keeps its handlers out of
+reach, so there we hold the signal back at the wakeup fd the loop reads it from
+(``_wakeup_relay.py``) and pass it on after the delay.  Where the process running the app receives no signal at all
 (hypercorn's worker processes: only its parent handles SIGTERM) nothing can be
 chained; we say so once at WARNING level and never announce a delay we cannot
 keep — the ``preStop`` recipe in docs/shutdown.md covers that case.
@@ -33,6 +35,7 @@ from typing import Any
 from fastapi_sentient._compat import asyncio as asyncio_compat
 from fastapi_sentient._compat.uvicorn import find_server
 from fastapi_sentient._lifecycle import Lifecycle
+from fastapi_sentient._wakeup_relay import WakeupRelay, owned_by_loop
 
 __all__ = ["SignalDrain", "find_server"]
 
@@ -63,6 +66,7 @@ class SignalDrain:
         self.server: Any = None
         self._previous: dict[int, Any] = {}
         self._loop_previous: dict[int, asyncio.Handle] = {}
+        self._relay: WakeupRelay | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._pending: tuple[int, FrameType | None] | None = None
@@ -84,11 +88,15 @@ class SignalDrain:
             logger.debug("not on the main thread: signal draining is off")
             return False
         self._loop = loop = asyncio.get_running_loop()
+        relayed: set[int] = set()
         for sig in _SIGNALS:
             handle = asyncio_compat.signal_handler(loop, sig)
             if handle is not None:
                 self._loop_previous[sig] = handle
                 loop.add_signal_handler(sig, self._handle, sig, None)
+                continue
+            if owned_by_loop(loop, sig):  # uvloop's add_signal_handler
+                relayed.add(sig)
                 continue
             previous = signal.getsignal(sig)
             if previous in (signal.SIG_DFL, signal.SIG_IGN, None) or not callable(previous):
@@ -97,12 +105,19 @@ class SignalDrain:
             self._previous[sig] = previous
             signal.signal(sig, self._handle)
             self.server = self.server or find_server(previous)
-        return bool(self._previous or self._loop_previous)
+        if relayed:
+            relay = WakeupRelay(loop, relayed, lambda signum: self._handle(signum, None))
+            if relay.install():
+                self._relay = relay
+            else:
+                logger.debug("the loop owns %s but reads no wakeup fd", sorted(relayed))
+        return bool(self._previous or self._loop_previous or self._relay)
 
     @property
     def chained_sigterm(self) -> bool:
         """Whether SIGTERM reaches us before the server (so the delay can be honoured)."""
-        return signal.SIGTERM in self._previous or signal.SIGTERM in self._loop_previous
+        relayed = self._relay is not None and signal.SIGTERM in self._relay.signals
+        return relayed or signal.SIGTERM in self._previous or signal.SIGTERM in self._loop_previous
 
     def uninstall(self) -> None:
         """Put the chained handlers back (only where ours is still installed)."""
@@ -121,6 +136,9 @@ class SignalDrain:
                 callback, args = asyncio_compat.handle_parts(handle)
                 loop.add_signal_handler(sig, callback, *args)
         self._loop_previous.clear()
+        if self._relay is not None:
+            self._relay.uninstall()
+            self._relay = None
         if self._timer is not None:
             self._timer.cancel()
         self._cancel_undo()
@@ -162,6 +180,10 @@ class SignalDrain:
             self._timer.cancel()
             self._timer = None
         self._pending = None
+        relay = self._relay
+        if relay is not None and signum in relay.signals:
+            relay.forward(signum)
+            return
         handle = self._loop_previous.get(signum)
         if handle is None and signum not in self._previous:
             handle = next(iter(self._loop_previous.values()), None)
