@@ -48,9 +48,21 @@ def server_command(server: str, port: int, workers: int) -> list[str]:
             "--graceful-timeout",
             "30",
         ]
-    if server == "hypercorn":
+    if server in ("hypercorn", "hypercorn-uvloop"):
         # workers=0 serves in the process hypercorn was started as (its single-process mode)
-        return [*py, "hypercorn", APP, "-b", bind, "-w", str(workers), "--graceful-timeout", "30"]
+        loop = ["-k", "uvloop"] if server == "hypercorn-uvloop" else []
+        return [
+            *py,
+            "hypercorn",
+            APP,
+            "-b",
+            bind,
+            "-w",
+            str(workers),
+            "--graceful-timeout",
+            "30",
+            *loop,
+        ]
     if server == "hypercorn-serve":
         # hypercorn started from code, as its docs show for asyncio programs
         script = (
@@ -64,10 +76,13 @@ def server_command(server: str, port: int, workers: int) -> list[str]:
             "asyncio.run(serve(app, config))\n"
         )
         return [sys.executable, "-c", script]
-    if server == "granian":
+    if server in ("granian", "granian-asyncio"):
+        # granian picks uvloop when it is installed (the dev environment has it)
+        loop = ["--loop", "asyncio"] if server == "granian-asyncio" else []
         return [
             *py,
             "granian",
+            *loop,
             "--interface",
             "asgi",
             APP,

@@ -29,8 +29,10 @@ FULL_DRAIN = [
     ("uvicorn", 2),
     ("gunicorn", 2),
     ("hypercorn", 0),
+    ("hypercorn-uvloop", 0),
     ("hypercorn-serve", 0),
     ("granian", 1),
+    ("granian-asyncio", 1),
 ]
 # started from code, hypercorn binds after lifespan startup: no port to find then (SENTIENT_PORT)
 PORT_UNKNOWN = {"hypercorn-serve"}
