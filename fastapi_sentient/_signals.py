@@ -15,10 +15,11 @@ uses ``signal.signal``; hypercorn (single process) and granian's workers use
 the event loop's ``add_signal_handler``.  On asyncio's own loop we replace that
 handler with ours and call it after the delay; uvloop keeps its handlers out of
 reach, so there we hold the signal back at the wakeup fd the loop reads it from
-(``_wakeup_relay.py``) and pass it on after the delay.  Where the process running the app receives no signal at all
-(hypercorn's worker processes: only its parent handles SIGTERM) nothing can be
-chained; we say so once at WARNING level and never announce a delay we cannot
-keep — the ``preStop`` recipe in docs/shutdown.md covers that case.
+(``_wakeup_relay.py``) and pass it on after the delay.  Where the process
+running the app receives no signal at all (hypercorn's worker processes: only
+its parent handles SIGTERM) nothing can be chained; we say so once at WARNING
+level and never announce a delay we cannot keep — the ``preStop`` recipe in
+docs/shutdown.md covers that case.
 """
 
 from __future__ import annotations

@@ -151,7 +151,6 @@ class WakeupRelay:
             with contextlib.suppress(Exception):
                 self.loop.remove_reader(self._reader.fileno())
         self._reader.close()
-        if self._writer is not None:
-            self._writer.close()
+        self._writer.close()
         self._reader = self._writer = None
         self._loop_fd = -1

@@ -47,11 +47,8 @@ async def test_a_request_runs_all_its_steps_before_the_next_slice() -> None:
     assert events == ["render"] + ["request"] * 20 + ["render"] * 4
 
 
-async def test_on_a_loop_whose_queue_is_hidden_busy_turns_are_told_by_time(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Without a readable run queue (uvloop), a turn that ran work keeps the render aside."""
-    monkeypatch.setattr(turns_module, "ready_count", lambda loop: None)
+async def _busy_request_during_a_render() -> list[str]:
+    """A render of 4 pieces and a request of 5 steps of CPU work, each longer than a busy turn."""
     events: list[str] = []
     render = asyncio.create_task(_render(events, 4))
     request = asyncio.create_task(
@@ -59,6 +56,15 @@ async def test_on_a_loop_whose_queue_is_hidden_busy_turns_are_told_by_time(
     )
     await render
     await request
+    return events
+
+
+async def test_on_a_loop_whose_queue_is_hidden_busy_turns_are_told_by_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a readable run queue (uvloop), a turn that ran work keeps the render aside."""
+    monkeypatch.setattr(turns_module, "ready_count", lambda loop: None)
+    events = await _busy_request_during_a_render()
     assert events == ["render"] + ["request"] * 5 + ["render"] * 3
 
 
@@ -93,14 +99,7 @@ def test_on_uvloop_a_request_still_runs_all_its_steps_before_the_next_slice() ->
 
     async def scenario() -> list[str]:
         assert ready_count(asyncio.get_running_loop()) is None
-        events: list[str] = []
-        render = asyncio.create_task(_render(events, 4))
-        request = asyncio.create_task(
-            _request(events, 5, work_seconds=4 * turns_module.BUSY_TURN_SECONDS)
-        )
-        await render
-        await request
-        return events
+        return await _busy_request_during_a_render()
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         events = runner.run(scenario())
