@@ -73,9 +73,8 @@ POLL_COUNT = 500
 
 @dataclass(frozen=True)
 class Polled:
-    """One read of the stream and config version, from ``after`` on."""
+    """One read of the stream and config version, after a stream position."""
 
-    after: str
     generation: str
     version: int
     entries: list[StreamEntry]
@@ -402,7 +401,7 @@ class Store:
         roster = Roster(int(reply[3]), int(reply[4]), frozenset(str(x) for x in reply[5]))
         polled = None
         if poll_after is not None:
-            polled = Polled(poll_after, str(reply[1]), int(reply[6]), _entries(reply[7]))
+            polled = Polled(str(reply[1]), int(reply[6]), _entries(reply[7]))
         return Beat(str(reply[0]), str(reply[1]), roster, polled)
 
     async def reap(self) -> list[str]:
@@ -515,7 +514,7 @@ class Store:
         """The generation, config version and stream entries after ``after``."""
         k = self.keys
         reply = await self._run("POLL", (k.events, k.config, k.boot), (after, count))
-        return Polled(after, str(reply[0]), int(reply[1]), _entries(reply[2]))
+        return Polled(str(reply[0]), int(reply[1]), _entries(reply[2]))
 
 
 def _entries(items: Sequence[Any] | None) -> list[StreamEntry]:
